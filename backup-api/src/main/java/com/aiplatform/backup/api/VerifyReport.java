@@ -1,0 +1,35 @@
+package com.aiplatform.backup.api;
+
+import java.util.List;
+
+/**
+ * Result of verifying the stored bytes of one backup against its manifest.
+ *
+ * @param source    source name
+ * @param backupId  backup verified
+ * @param artifacts one check per artifact (plus one for the manifest itself when it failed)
+ */
+public record VerifyReport(String source, BackupId backupId, List<ArtifactCheck> artifacts) {
+    public VerifyReport {
+        artifacts = List.copyOf(artifacts);
+    }
+
+    /** True when every artifact matched. */
+    public boolean ok() {
+        return artifacts.stream().allMatch(ArtifactCheck::ok);
+    }
+
+    /** The failed checks. */
+    public List<ArtifactCheck> failures() {
+        return artifacts.stream().filter(c -> !c.ok()).toList();
+    }
+
+    /**
+     * The check of one artifact.
+     *
+     * @param name   artifact name
+     * @param ok     whether size, SHA-256 (and authentication when encrypted) matched
+     * @param reason why it failed; null when ok
+     */
+    public record ArtifactCheck(String name, boolean ok, String reason) { }
+}

@@ -1,0 +1,54 @@
+package com.aiplatform.backup.spi;
+
+import com.aiplatform.backup.api.Problem;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A place that stores immutable objects by key ({@code source/backups/id/artifact}).
+ * Keys use {@code /} separators. Objects become visible only when complete: a failed or
+ * aborted upload is never listed or readable. Streams only; nothing takes a whole backup
+ * as a byte array. Implementations are thread-safe and safe to close twice.
+ */
+public interface StorageTarget extends AutoCloseable {
+    /** The configured name of this target. */
+    String name();
+
+    /**
+     * Starts writing a new object. Nothing is visible until {@link ObjectUpload#commit()};
+     * closing without commit aborts and leaves no visible object.
+     *
+     * @throws StorageObjectExistsException if an object with this key exists already
+     */
+    ObjectUpload create(String key) throws IOException;
+
+    /**
+     * Creates a small object only if no object has the key yet, atomically: of two callers
+     * racing, exactly one gets true. Used for locks.
+     */
+    boolean createIfAbsent(String key, byte[] content) throws IOException;
+
+    /** Opens a complete object for reading. */
+    InputStream open(String key) throws IOException;
+
+    /** Opens a complete object for reading from {@code offset}. */
+    InputStream open(String key, long offset) throws IOException;
+
+    /** Size and time of an object, or empty when it does not exist. */
+    Optional<StorageObject> stat(String key) throws IOException;
+
+    /** Complete objects whose key starts with {@code prefix}, sorted by key. */
+    List<StorageObject> list(String prefix) throws IOException;
+
+    /** Deletes an object; true when it existed. */
+    boolean delete(String key) throws IOException;
+
+    /** Every problem that would stop writing to this target (missing, not writable), all at once. */
+    List<Problem> check();
+
+    @Override
+    void close() throws IOException;
+}

@@ -1,21 +1,52 @@
 package com.aiplatform.backup.core;
 
+import com.aiplatform.backup.api.ArtifactEntry;
+import com.aiplatform.backup.api.BackupEvent;
+import com.aiplatform.backup.api.BackupException;
 import com.aiplatform.backup.api.BackupId;
 import com.aiplatform.backup.api.BackupListener;
+import com.aiplatform.backup.api.BackupResult;
 import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.Debris;
+import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.RestoreReport;
+import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.api.VerifyReport;
+import com.aiplatform.backup.spi.ArtifactSink;
+import com.aiplatform.backup.spi.ArtifactSource;
+import com.aiplatform.backup.spi.BackupContext;
 import com.aiplatform.backup.spi.BackupProvider;
+import com.aiplatform.backup.spi.BackupSession;
+import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.spi.RestoreOptions;
+import com.aiplatform.backup.spi.RestoreSession;
 import com.aiplatform.backup.spi.SourceConfig;
+import com.aiplatform.backup.spi.StorageKeys;
 import com.aiplatform.backup.spi.StorageTarget;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.ServiceLoader;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 
 /**
  * The backup engine: the one class callers embed. Backs a source up through the streaming
@@ -33,104 +64,415 @@ import java.util.Optional;
  * }</pre>
  */
 public final class BackupEngine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(BackupEngine.class);
+    private static final Pattern SOURCE_NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,99}");
+
+    private final StorageTarget storage;
+    private final Compression compression;
+    private final StreamEncryption encryption;
+    private final BackupListener listener;
+    private final Map<String, BackupProvider<?>> providersByEngine;
+    private final int zstdWorkers;
+    private final ExecutorService sealThreads;
+    private final Catalog catalog;
+
+    private BackupEngine(Builder b) throws BackupException {
+        this.storage = Objects.requireNonNull(b.storage, "storage is required");
+        this.compression = b.compression;
+        this.encryption = b.keys == null ? null : StreamEncryption.load(b.keys);
+        this.listener = b.listener;
+        this.zstdWorkers = b.zstdWorkers;
+        Map<String, BackupProvider<?>> providers = new LinkedHashMap<>();
+        for (BackupProvider<?> p : b.providers) {
+            providers.put(p.engine(), p);
+        }
+        if (b.discoverProviders) {
+            @SuppressWarnings("rawtypes")
+            ServiceLoader<BackupProvider> loader = ServiceLoader.load(BackupProvider.class,
+                    BackupEngine.class.getClassLoader());
+            for (BackupProvider<?> p : loader) {
+                providers.putIfAbsent(p.engine(), p);
+            }
+        }
+        providers.putIfAbsent(DirectoryBackupProvider.ENGINE, new DirectoryBackupProvider());
+        this.providersByEngine = Collections.unmodifiableMap(providers);
+        AtomicInteger threadNumber = new AtomicInteger();
+        ThreadFactory factory = r -> {
+            Thread t = new Thread(r, "backup-seal-" + threadNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+        this.sealThreads = Executors.newCachedThreadPool(factory);
+        this.catalog = new Catalog(storage);
+    }
+
+    /** A new builder; only {@link Builder#storage} is required. */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Builder of a {@link BackupEngine}; only {@link #storage} is required. */
+    /** Builder of a {@link BackupEngine}. */
     public static final class Builder {
+        private StorageTarget storage;
+        private Compression compression = Compression.ZSTD;
+        private KeyProvider keys;
+        private BackupListener listener = BackupListener.NONE;
+        private final List<BackupProvider<?>> providers = new ArrayList<>();
+        private boolean discoverProviders = true;
+        private int zstdWorkers = Math.min(2, Runtime.getRuntime().availableProcessors());
+
         Builder() {
         }
 
         /** The storage target backups are written to and read from (required). */
         public Builder storage(StorageTarget storage) {
-            throw new UnsupportedOperationException();
+            this.storage = Objects.requireNonNull(storage, "storage");
+            return this;
         }
 
-        /** Codec for new backups; default {@link Compression#ZSTD} at level 1. */
+        /** Codec for new backups; default {@link Compression#ZSTD} at level 1. Restores read any codec. */
         public Builder compression(Compression compression) {
-            throw new UnsupportedOperationException();
+            this.compression = Objects.requireNonNull(compression, "compression");
+            return this;
         }
 
-        /** Encrypts new backups and decrypts existing ones with this key; default none. */
+        /** Encrypts new backups and decrypts existing ones with this key; default none. Loaded at build. */
         public Builder encryption(KeyProvider keys) {
-            throw new UnsupportedOperationException();
+            this.keys = keys;
+            return this;
         }
 
         /** Receives progress and completion events; default none. */
         public Builder listener(BackupListener listener) {
-            throw new UnsupportedOperationException();
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
         }
 
-        /** Registers a provider explicitly (those on the class path are found by ServiceLoader too). */
+        /** Registers a provider explicitly; it wins over one found by ServiceLoader for the same engine. */
         public Builder provider(BackupProvider<?> provider) {
-            throw new UnsupportedOperationException();
+            this.providers.add(Objects.requireNonNull(provider, "provider"));
+            return this;
         }
 
-        public BackupEngine build() {
-            throw new UnsupportedOperationException();
+        /** Whether to find providers on the class path with ServiceLoader; default true. */
+        public Builder discoverProviders(boolean discover) {
+            this.discoverProviders = discover;
+            return this;
         }
+
+        /** Native zstd worker threads per artifact; default 2 (or 1 on a one-core machine). */
+        public Builder zstdWorkers(int workers) {
+            if (workers < 1 || workers > 64) {
+                throw new IllegalArgumentException("zstdWorkers must be between 1 and 64, not " + workers);
+            }
+            this.zstdWorkers = workers;
+            return this;
+        }
+
+        /**
+         * Builds the engine; loads the encryption key now so a missing key fails here.
+         *
+         * @throws BackupException when the key cannot be loaded
+         */
+        public BackupEngine build() throws BackupException {
+            return new BackupEngine(this);
+        }
+    }
+
+    /** The storage target this engine uses. */
+    public StorageTarget storage() {
+        return storage;
     }
 
     /** Backs up a source and returns the committed manifest. */
     public Manifest backup(SourceConfig source) throws IOException {
-        throw new UnsupportedOperationException();
+        return backup(source, false);
     }
 
-    /** Backs up a source, incrementally on its newest backup when {@code incremental} and the provider supports it. */
+    /**
+     * Backs up a source, incrementally on its newest backup when {@code incremental} and the
+     * provider supports it. The manifest is written last; if anything fails, no manifest is
+     * written and the objects already stored are debris ({@link #debris}).
+     */
     public Manifest backup(SourceConfig source, boolean incremental) throws IOException {
-        throw new UnsupportedOperationException();
+        String name = sourceName(source);
+        BackupProvider<SourceConfig> provider = providerFor(source);
+        List<Problem> problems = new ArrayList<>(provider.check(source));
+        problems.addAll(storage.check());
+        if (!problems.isEmpty()) {
+            throw new SourceException("backup of '" + name + "' cannot start: " + join(problems), false);
+        }
+        Optional<Manifest> previous = Optional.empty();
+        if (incremental) {
+            List<Manifest> existing = catalog.list(name, encryption);
+            previous = existing.isEmpty() ? Optional.empty() : Optional.of(existing.get(existing.size() - 1));
+        }
+        Instant started = Instant.now();
+        BackupId id = BackupId.generate(started);
+        ProgressTracker progress = new ProgressTracker(listener, name, id);
+        listener.onEvent(new BackupEvent.Started(name, id, "backup"));
+        PipelineSink sink = new PipelineSink(name, id, progress);
+        try (BackupSession session = provider.openBackup(source, new BackupContext(id, previous, incremental))) {
+            BackupResult result = session.run(sink);
+            List<ArtifactEntry> entries = sink.finish();
+            Manifest manifest = new Manifest(Manifest.CURRENT_FORMAT, id, name, provider.engine(), result.kind(),
+                    result.method(), result.parent(), started, Instant.now(), result.consistentPoint(), entries,
+                    new TreeMap<>(result.metadata()), new TreeMap<>(result.contentSummary()));
+            commitManifest(manifest);
+            listener.onEvent(new BackupEvent.Completed(name, id, "backup", progress.elapsed(), progress.bytes()));
+            LOG.info("backup {} of {} committed: {} artifacts, {} bytes stored", id, name, entries.size(),
+                    manifest.storedBytes());
+            return manifest;
+        } catch (IOException | RuntimeException | Error e) {
+            sink.abortAll();
+            listener.onEvent(new BackupEvent.Failed(name, id, "backup", String.valueOf(e.getMessage())));
+            LOG.warn("backup {} of {} failed, no manifest written: {}", id, name, e.getMessage());
+            throw e;
+        }
+    }
+
+    private void commitManifest(Manifest manifest) throws IOException {
+        byte[] json = ManifestCodec.write(manifest, encryption);
+        try (ObjectUpload upload = storage.create(Catalog.manifestKey(manifest.source(), manifest.backupId()))) {
+            upload.write(json);
+            upload.commit();
+        }
     }
 
     /** Every problem the provider and storage see before a backup, all at once. */
     public List<Problem> check(SourceConfig source) {
-        throw new UnsupportedOperationException();
+        List<Problem> problems = new ArrayList<>(providerFor(source).check(source));
+        problems.addAll(storage.check());
+        return problems;
     }
 
     /** Names of the sources that have at least one object on storage. */
     public List<String> sources() throws IOException {
-        throw new UnsupportedOperationException();
+        return catalog.sources();
     }
 
     /** Committed backups of a source, oldest first (manifests only; uncommitted debris never appears). */
     public List<Manifest> list(String source) throws IOException {
-        throw new UnsupportedOperationException();
+        return catalog.list(requireSourceName(source), encryption);
     }
 
-    /** The manifest of a backup given by id or {@code latest}. */
+    /** The manifest of a backup given by id or {@code latest}; an edited manifest is refused. */
     public Manifest describe(String source, String idOrLatest) throws IOException {
-        throw new UnsupportedOperationException();
-    }
-
-    /** Checks every stored artifact's size and SHA-256 (and authentication tag when encrypted). */
-    public VerifyReport verify(String source, String idOrLatest) throws IOException {
-        throw new UnsupportedOperationException();
+        requireSourceName(source);
+        return catalog.read(source, catalog.resolve(source, idOrLatest), encryption);
     }
 
     /**
-     * Restores a backup given by id or {@code latest}. Every artifact is verified before the
-     * first byte reaches the provider; a mismatch throws {@link com.aiplatform.backup.api.IntegrityException}.
+     * Checks every stored artifact's presence, size and SHA-256 against the manifest, and the
+     * manifest's own digest (and seal, when a key is configured). Needs no key otherwise, so
+     * offline copies can be verified anywhere.
+     */
+    public VerifyReport verify(String source, String idOrLatest) throws IOException {
+        requireSourceName(source);
+        BackupId id = catalog.resolve(source, idOrLatest);
+        Manifest manifest;
+        try {
+            manifest = catalog.read(source, id, encryption);
+        } catch (IntegrityException e) {
+            return new VerifyReport(source, id, List.of(
+                    new VerifyReport.ArtifactCheck(e.artifact(), false, e.getMessage())));
+        }
+        ProgressTracker progress = new ProgressTracker(listener, source, id);
+        listener.onEvent(new BackupEvent.Started(source, id, "verify"));
+        List<VerifyReport.ArtifactCheck> checks = new ArrayList<>();
+        for (ArtifactEntry entry : manifest.artifacts()) {
+            progress.artifact(entry.name());
+            checks.add(ArtifactReader.check(storage, Catalog.artifactKey(source, id, entry.name()), entry, progress));
+        }
+        VerifyReport report = new VerifyReport(source, id, checks);
+        if (report.ok()) {
+            listener.onEvent(new BackupEvent.Completed(source, id, "verify", progress.elapsed(), progress.bytes()));
+        } else {
+            listener.onEvent(new BackupEvent.Failed(source, id, "verify", describeFailures(report)));
+        }
+        return report;
+    }
+
+    /**
+     * Restores a backup given by id or {@code latest}. The manifest and every artifact are
+     * verified before the first byte reaches the provider; a mismatch throws
+     * {@link IntegrityException} naming the artifact, a missing key
+     * {@link com.aiplatform.backup.api.EncryptionKeyException} naming the key id.
      */
     public RestoreReport restore(SourceConfig source, String idOrLatest, RestoreOptions options) throws IOException {
-        throw new UnsupportedOperationException();
+        String name = sourceName(source);
+        BackupProvider<SourceConfig> provider = providerFor(source);
+        BackupId id = catalog.resolve(name, idOrLatest);
+        Manifest manifest = catalog.read(name, id, encryption);
+        if (!manifest.engine().equals(provider.engine())) {
+            throw new IllegalArgumentException("backup " + id + " of '" + name + "' was made by engine '"
+                    + manifest.engine() + "', not '" + provider.engine() + "'");
+        }
+        for (ArtifactEntry entry : manifest.artifacts()) {
+            if (!StreamEncryption.NONE.equals(entry.cipher())) {
+                if (encryption == null) {
+                    throw new com.aiplatform.backup.api.EncryptionKeyException(entry.keyId(), "backup " + id
+                            + " is encrypted with key " + entry.keyId() + " but no encryption key is configured");
+                }
+                encryption.requireKey(entry.keyId(), entry.name());
+            }
+        }
+        ProgressTracker progress = new ProgressTracker(listener, name, id);
+        listener.onEvent(new BackupEvent.Started(name, id, "restore"));
+        try {
+            VerifyReport report = verify(name, id.value());
+            if (!report.ok()) {
+                VerifyReport.ArtifactCheck first = report.failures().get(0);
+                throw new IntegrityException(first.name(), "backup " + id + " of '" + name
+                        + "' failed verification, nothing was restored: " + describeFailures(report));
+            }
+            long[] stored = {0};
+            ArtifactSource artifacts = new ArtifactSource() {
+                @Override
+                public Manifest manifest() {
+                    return manifest;
+                }
+
+                @Override
+                public InputStream open(String artifact) throws IOException {
+                    ArtifactEntry entry = manifest.artifact(artifact).orElseThrow(() -> new IllegalArgumentException(
+                            "backup " + id + " has no artifact '" + artifact + "'"));
+                    progress.artifact(artifact);
+                    stored[0] += entry.storedSize();
+                    return ArtifactReader.openDecoded(storage, Catalog.artifactKey(name, id, artifact), entry,
+                            encryption, StreamEncryption.associatedData(name, id.value(), artifact), progress);
+                }
+            };
+            try (RestoreSession session = provider.openRestore(source, options)) {
+                session.restore(artifacts);
+            }
+            listener.onEvent(new BackupEvent.Completed(name, id, "restore", progress.elapsed(), progress.bytes()));
+            return new RestoreReport(name, id, stored[0], progress.bytes(), progress.elapsed());
+        } catch (IOException | RuntimeException e) {
+            listener.onEvent(new BackupEvent.Failed(name, id, "restore", String.valueOf(e.getMessage())));
+            throw e;
+        }
     }
 
     /** Deletes a backup: the manifest first, then its artifacts, so an interruption leaves only debris. */
     public void delete(String source, BackupId backupId) throws IOException {
-        throw new UnsupportedOperationException();
+        requireSourceName(source);
+        storage.delete(Catalog.manifestKey(source, backupId));
+        for (var o : storage.list(Catalog.backupPrefix(source, backupId))) {
+            storage.delete(o.key());
+        }
     }
 
-    /** Leftovers of backups that never committed. */
+    /** Leftovers of backups that never committed a manifest, oldest first. */
     public List<Debris> debris(String source) throws IOException {
-        throw new UnsupportedOperationException();
+        return catalog.debris(requireSourceName(source));
     }
 
-    /** Finds the provider registered for a configuration type or engine name. */
+    /** The provider registered for an engine name ({@code directory}, {@code postgres}, ...). */
     public Optional<BackupProvider<?>> provider(String engine) {
-        throw new UnsupportedOperationException();
+        return Optional.ofNullable(providersByEngine.get(engine));
     }
 
+    /** Stops the engine's threads. Safe to call twice; does not close the storage target. */
     @Override
     public void close() {
+        sealThreads.shutdownNow();
+    }
+
+    @SuppressWarnings("unchecked")
+    private BackupProvider<SourceConfig> providerFor(SourceConfig source) {
+        Objects.requireNonNull(source, "source");
+        for (BackupProvider<?> p : providersByEngine.values()) {
+            if (p.configType().isInstance(source)) {
+                return (BackupProvider<SourceConfig>) p;
+            }
+        }
+        throw new IllegalArgumentException("no provider handles sources of type " + source.getClass().getName()
+                + "; known engines: " + providersByEngine.keySet());
+    }
+
+    private static String sourceName(SourceConfig source) {
+        return requireSourceName(Objects.requireNonNull(source, "source").name());
+    }
+
+    private static String requireSourceName(String name) {
+        if (name == null || !SOURCE_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("source name '" + name
+                    + "' must match [a-z0-9][a-z0-9._-]* (it is a folder name on storage)");
+        }
+        return name;
+    }
+
+    private static String join(List<Problem> problems) {
+        return String.join("; ", problems.stream().map(Problem::toString).toList());
+    }
+
+    private static String describeFailures(VerifyReport report) {
+        return String.join("; ", report.failures().stream().map(c -> c.name() + ": " + c.reason()).toList());
+    }
+
+    /** The sink handed to backup sessions: one pipeline per artifact, all aborted on failure. */
+    private final class PipelineSink implements ArtifactSink {
+        private final String source;
+        private final BackupId id;
+        private final ProgressTracker progress;
+        private final Map<String, ArtifactWriter> writers = new LinkedHashMap<>();
+        private boolean closed;
+
+        PipelineSink(String source, BackupId id, ProgressTracker progress) {
+            this.source = source;
+            this.id = id;
+            this.progress = progress;
+        }
+
+        @Override
+        public synchronized OutputStream openArtifact(String artifact) throws IOException {
+            if (closed) {
+                throw new IllegalStateException("backup " + id + " is finished; no more artifacts");
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException("backup " + id + " was interrupted");
+            }
+            StorageKeys.requireValid(artifact);
+            if (artifact.equals(ManifestCodec.FILE)) {
+                throw new IllegalArgumentException("artifact name '" + ManifestCodec.FILE + "' is reserved");
+            }
+            if (writers.containsKey(artifact)) {
+                throw new IllegalArgumentException("artifact '" + artifact + "' was written twice in backup " + id);
+            }
+            ObjectUpload upload = storage.create(Catalog.artifactKey(source, id, artifact));
+            progress.artifact(artifact);
+            ArtifactWriter writer;
+            try {
+                writer = new ArtifactWriter(artifact, compression, encryption,
+                        StreamEncryption.associatedData(source, id.value(), artifact), upload, sealThreads,
+                        zstdWorkers, progress);
+            } catch (IOException | RuntimeException e) {
+                upload.close();
+                throw e;
+            }
+            writers.put(artifact, writer);
+            return writer;
+        }
+
+        synchronized List<ArtifactEntry> finish() throws IOException {
+            closed = true;
+            List<ArtifactEntry> entries = new ArrayList<>();
+            for (ArtifactWriter w : writers.values()) {
+                if (!w.isDone()) {
+                    throw new IllegalStateException("the provider did not close artifact '" + w.name()
+                            + "' before its session returned");
+                }
+                ArtifactEntry entry = w.result();
+                entries.add(entry);
+                listener.onEvent(new BackupEvent.ArtifactDone(source, id, entry));
+            }
+            return entries;
+        }
+
+        synchronized void abortAll() {
+            closed = true;
+            writers.values().forEach(ArtifactWriter::abort);
+        }
     }
 }

@@ -1,0 +1,153 @@
+package com.aiplatform.backup.core;
+
+import com.aiplatform.backup.api.BackupId;
+import com.aiplatform.backup.api.Debris;
+import com.aiplatform.backup.api.IntegrityException;
+import com.aiplatform.backup.api.Manifest;
+import com.aiplatform.backup.spi.StorageObject;
+import com.aiplatform.backup.spi.StorageTarget;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The storage layout and the catalog read from it: {@code <source>/backups/<id>/manifest.json}
+ * and {@code <source>/backups/<id>/<artifact>}. A backup exists if and only if its manifest does.
+ */
+final class Catalog {
+    private static final Logger LOG = LoggerFactory.getLogger(Catalog.class);
+    static final String LATEST = "latest";
+
+    private final StorageTarget storage;
+
+    Catalog(StorageTarget storage) {
+        this.storage = storage;
+    }
+
+    static String backupPrefix(String source, BackupId id) {
+        return source + "/backups/" + id.value() + "/";
+    }
+
+    static String manifestKey(String source, BackupId id) {
+        return backupPrefix(source, id) + ManifestCodec.FILE;
+    }
+
+    static String artifactKey(String source, BackupId id, String artifact) {
+        return backupPrefix(source, id) + artifact;
+    }
+
+    /** Ids of committed backups (those with a manifest object), oldest first, without reading them. */
+    List<BackupId> committedIds(String source) throws IOException {
+        List<BackupId> ids = new ArrayList<>();
+        for (StorageObject o : storage.list(source + "/backups/")) {
+            BackupId id = idOf(source, o.key());
+            if (id != null && o.key().equals(manifestKey(source, id))) {
+                ids.add(id);
+            }
+        }
+        ids.sort(null);
+        return ids;
+    }
+
+    /** Committed, readable manifests, oldest first. Unreadable or edited ones are logged and left out. */
+    List<Manifest> list(String source, StreamEncryption encryption) throws IOException {
+        List<Manifest> manifests = new ArrayList<>();
+        for (BackupId id : committedIds(source)) {
+            try {
+                manifests.add(read(source, id, encryption));
+            } catch (IntegrityException e) {
+                LOG.warn("leaving backup {} of {} out of the list: {}", id, source, e.getMessage());
+            }
+        }
+        return manifests;
+    }
+
+    Manifest read(String source, BackupId id, StreamEncryption encryption) throws IOException {
+        String key = manifestKey(source, id);
+        try (InputStream in = storage.open(key)) {
+            Manifest m = ManifestCodec.read(in, key, encryption);
+            if (!m.backupId().equals(id) || !m.source().equals(source)) {
+                throw new IntegrityException(ManifestCodec.FILE, key + " describes backup " + m.backupId()
+                        + " of " + m.source() + ", not the backup stored under this key (was it moved or edited?)");
+            }
+            return m;
+        }
+    }
+
+    /** Resolves an id or {@code latest}: the newest committed backup, which must then be readable. */
+    BackupId resolve(String source, String idOrLatest) throws IOException {
+        if (LATEST.equalsIgnoreCase(idOrLatest)) {
+            List<BackupId> ids = committedIds(source);
+            if (ids.isEmpty()) {
+                throw new IllegalArgumentException("source '" + source + "' has no committed backup on storage '"
+                        + storage.name() + "'");
+            }
+            return ids.get(ids.size() - 1);
+        }
+        if (!BackupId.isValid(idOrLatest)) {
+            throw new IllegalArgumentException("'" + idOrLatest + "' is neither 'latest' nor a backup id "
+                    + "(yyyyMMddTHHmmssZ-xxxxxx)");
+        }
+        BackupId id = new BackupId(idOrLatest);
+        if (storage.stat(manifestKey(source, id)).isEmpty()) {
+            throw new IllegalArgumentException("source '" + source + "' has no committed backup " + id
+                    + " on storage '" + storage.name() + "'");
+        }
+        return id;
+    }
+
+    /** Source names that have any object on storage. */
+    List<String> sources() throws IOException {
+        TreeSet<String> names = new TreeSet<>();
+        for (StorageObject o : storage.list("")) {
+            int slash = o.key().indexOf('/');
+            if (slash > 0) {
+                names.add(o.key().substring(0, slash));
+            }
+        }
+        return List.copyOf(names);
+    }
+
+    /** Backups with objects but no manifest: leftovers of failed or killed runs. */
+    List<Debris> debris(String source) throws IOException {
+        Map<BackupId, List<StorageObject>> byId = new TreeMap<>();
+        for (StorageObject o : storage.list(source + "/backups/")) {
+            BackupId id = idOf(source, o.key());
+            if (id != null) {
+                byId.computeIfAbsent(id, k -> new ArrayList<>()).add(o);
+            }
+        }
+        List<Debris> result = new ArrayList<>();
+        byId.forEach((id, objects) -> {
+            boolean committed = objects.stream().anyMatch(o -> o.key().equals(manifestKey(source, id)));
+            if (!committed) {
+                Instant newest = objects.stream().map(StorageObject::lastModified).max(Instant::compareTo)
+                        .orElse(Instant.EPOCH);
+                result.add(new Debris(source, id, objects.stream().map(StorageObject::key).toList(), newest));
+            }
+        });
+        return result;
+    }
+
+    private static BackupId idOf(String source, String key) {
+        String prefix = source + "/backups/";
+        if (!key.startsWith(prefix)) {
+            return null;
+        }
+        String rest = key.substring(prefix.length());
+        int slash = rest.indexOf('/');
+        if (slash < 0) {
+            return null;
+        }
+        String id = rest.substring(0, slash);
+        return BackupId.isValid(id) ? new BackupId(id) : null;
+    }
+}

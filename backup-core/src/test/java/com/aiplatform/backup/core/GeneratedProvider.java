@@ -73,10 +73,12 @@ final class GeneratedProvider implements BackupProvider<GeneratedProvider.Config
         return new BackupSession() {
             @Override
             public BackupResult run(ArtifactSink sink) throws IOException {
+                Map<String, String> digests = new java.util.TreeMap<>();
                 for (int i = 0; i < config.artifacts().size(); i++) {
                     Artifact a = config.artifacts().get(i);
                     boolean last = i == config.artifacts().size() - 1;
-                    try (OutputStream out = sink.openArtifact(a.name())) {
+                    MessageDigest digest = Sha256.newDigest();
+                    try (OutputStream out = new java.security.DigestOutputStream(sink.openArtifact(a.name()), digest)) {
                         if (last && config.failAfterBytes() >= 0) {
                             TestData.write(a.seed(), config.failAfterBytes(), a.random(), out);
                             throw new SourceException("source failed on purpose after "
@@ -84,15 +86,21 @@ final class GeneratedProvider implements BackupProvider<GeneratedProvider.Config
                         }
                         TestData.write(a.seed(), a.size(), a.random(), out);
                     }
+                    digests.put("sha256:" + a.name(), HexFormat.of().formatHex(digest.digest()));
                 }
                 return new BackupResult(BackupKind.FULL, "generated", new ConsistentPoint("n/a", Instant.now()),
-                        null, Map.of("generator", "TestData"), Map.of("artifacts", (long) config.artifacts().size()));
+                        null, withGenerator(digests), Map.of("artifacts", (long) config.artifacts().size()));
             }
 
             @Override
             public void close() {
             }
         };
+    }
+
+    private static Map<String, String> withGenerator(Map<String, String> digests) {
+        digests.put("generator", "TestData");
+        return digests;
     }
 
     @Override

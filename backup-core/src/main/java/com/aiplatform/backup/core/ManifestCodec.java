@@ -1,6 +1,5 @@
 package com.aiplatform.backup.core;
 
-import com.aiplatform.backup.api.EncryptionKeyException;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -111,17 +110,16 @@ final class ManifestCodec {
                                   StreamEncryption encryption) throws IOException {
         String keyId = manifest.artifacts().stream().map(a -> a.keyId()).filter(k -> k != null)
                 .findFirst().orElse(null);
-        if (keyId != null) {
-            encryption.requireKey(keyId, FILE);
+        if (keyId != null && !encryption.keyIds().contains(keyId)) {
+            // Not our key: the seal cannot be checked here. Listing and hash verification still
+            // work; a restore fails on the missing key before reading any artifact.
+            return;
         }
         byte[] opened;
         try (InputStream in = encryption.decrypt(new ByteArrayInputStream(Base64.getDecoder().decode(seal)),
                 sealAd(manifest))) {
             opened = in.readNBytes(64);
         } catch (IOException | IllegalArgumentException e) {
-            if (e instanceof EncryptionKeyException ke) {
-                throw ke;
-            }
             throw new IntegrityException(FILE, key + " was edited: its seal does not authenticate with key "
                     + keyId);
         }

@@ -141,6 +141,8 @@ class TamperTest {
                     .hasNoCause()
                     .satisfies(e -> assertThat(((EncryptionKeyException) e).keyId()).isEqualTo(keyId));
             assertThat(provider.restoredBytes.get()).isZero();
+            assertThat(engine.list("gen")).as("listing works with another key").hasSize(1);
+            assertThat(engine.verify("gen", "latest").ok()).as("hash verification needs no key").isTrue();
         }
         try (BackupEngine engine = BackupEngine.builder().storage(target).provider(provider).build()) {
             assertThatThrownBy(() -> engine.restore(config, "latest", RestoreOptions.intoDirectory(Path.of("x"))))

@@ -1,0 +1,47 @@
+package com.aiplatform.backup.cli;
+
+import com.aiplatform.backup.spi.RestoreOptions;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One kind of data the {@code demo} command backs up, restores and compares: a directory
+ * tree today; an embedded PostgreSQL (or any other engine) is added by implementing this
+ * interface and listing it in {@link DemoCommand#demoSources()}.
+ *
+ * <p>Lifecycle: {@link #prepare} once, then {@link #restoreOptions} and {@link #compare} after
+ * the engine has backed up and restored, then {@link #close} (always, even on failure).
+ */
+interface DemoSource extends AutoCloseable {
+    /** The source name in the demo configuration ({@code kafka-config}). */
+    String name();
+
+    /** The source type it exercises: a {@link com.aiplatform.backup.spi.BackupProvider#engine()}. */
+    String engine();
+
+    /**
+     * Creates (or starts) the data to back up, under {@code workDir}, and returns the source's
+     * configuration block as it would appear in a configuration file, without {@code name} and
+     * {@code type} (for a directory: {@code path}).
+     *
+     * @param sizeMb the rough amount of bulk data to create, in MiB
+     */
+    Map<String, Object> prepare(Path workDir, int sizeMb) throws Exception;
+
+    /** One line describing what {@link #prepare} created, for the human report. */
+    String describe();
+
+    /** Where and how to restore, so that the restored copy sits beside (not over) the original. */
+    RestoreOptions restoreOptions(Path workDir) throws Exception;
+
+    /** Compares the restored copy with the original: one line per difference, empty when identical. */
+    List<String> compare() throws Exception;
+
+    /** Stops whatever {@link #prepare} started. Files under the work directory are removed by the caller. */
+    @Override
+    default void close() throws IOException {
+    }
+}

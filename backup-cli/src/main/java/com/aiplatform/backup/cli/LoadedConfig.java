@@ -1,0 +1,80 @@
+package com.aiplatform.backup.cli;
+
+import com.aiplatform.backup.api.Compression;
+import com.aiplatform.backup.core.KeyProvider;
+import com.aiplatform.backup.spi.SourceConfig;
+import com.aiplatform.backup.spi.StorageTarget;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A configuration file after validation: storage targets opened, sources parsed by their
+ * providers, the encryption key loaded. Closing it closes the storage targets.
+ *
+ * @param storage       storage targets by name, in the order configured (the first is the default)
+ * @param compression   codec for new backups
+ * @param encryption    the key provider, or empty when backups are not encrypted
+ * @param sources       validated source configurations by name, in the order configured
+ * @param sourceEngines the engine ({@code type}) of each source, by name
+ */
+record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
+                    Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
+                    Map<String, String> sourceEngines) implements AutoCloseable {
+    LoadedConfig {
+        Objects.requireNonNull(compression, "compression");
+        storage = Collections.unmodifiableMap(new LinkedHashMap<>(storage));
+        encryption = encryption == null ? Optional.empty() : encryption;
+        sources = Collections.unmodifiableMap(new LinkedHashMap<>(sources));
+        sourceEngines = Collections.unmodifiableMap(new LinkedHashMap<>(sourceEngines));
+        if (storage.isEmpty()) {
+            throw new IllegalArgumentException("storage must list at least one target");
+        }
+    }
+
+    /** The target named {@code name}, or the first configured one when {@code name} is null. */
+    StorageTarget storageTarget(String name) {
+        if (name == null) {
+            return storage.values().iterator().next();
+        }
+        StorageTarget target = storage.get(name);
+        if (target == null) {
+            throw new IllegalArgumentException("--storage '" + name + "' is not a configured storage target; configured: "
+                    + String.join(", ", storage.keySet()));
+        }
+        return target;
+    }
+
+    /** The configured source named {@code name}. */
+    SourceConfig source(String name) {
+        SourceConfig config = sources.get(name);
+        if (config == null) {
+            throw new IllegalArgumentException("source '" + name + "' is not configured; configured sources: "
+                    + (sources.isEmpty() ? "(none)" : String.join(", ", sources.keySet())));
+        }
+        return config;
+    }
+
+    @Override
+    public void close() throws IOException {
+        List<IOException> failures = new ArrayList<>();
+        for (StorageTarget target : storage.values()) {
+            try {
+                target.close();
+            } catch (IOException e) {
+                failures.add(e);
+            }
+        }
+        if (!failures.isEmpty()) {
+            IOException first = failures.get(0);
+            failures.subList(1, failures.size()).forEach(first::addSuppressed);
+            throw first;
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package com.aiplatform.backup.cli;
+
+import com.aiplatform.backup.api.RestoreReport;
+import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.RestoreOptions;
+import com.aiplatform.backup.spi.SourceConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+/** {@code restore <source> <id|latest>}: verifies, then restores a backup. */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = {"Restores a backup. Every artifact is verified before the first byte is applied; "
+                + "a damaged backup is refused."})
+final class RestoreCommand implements Callable<Integer> {
+    @ParentCommand
+    RootCommand root;
+
+    @Parameters(index = "0", paramLabel = "SOURCE", description = "Source name (as configured).")
+    String source;
+
+    @Parameters(index = "1", paramLabel = "ID|latest", description = "Backup id, or 'latest'.")
+    String id;
+
+    @Option(names = "--target-dir", paramLabel = "DIR",
+            description = "Directory to restore files into; it must be absent or empty unless --overwrite.")
+    Path targetDir;
+
+    @Option(names = "--overwrite", description = "Allow restoring over existing content.")
+    boolean overwrite;
+
+    @Option(names = "--option", paramLabel = "KEY=VALUE",
+            description = "Engine-specific restore option; repeatable.")
+    Map<String, String> options = new LinkedHashMap<>();
+
+    @Option(names = "--json", description = "Print the restore report as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        RestoreReport report;
+        try (LoadedConfig config = root.loadConfig()) {
+            SourceConfig sourceConfig = config.source(source);
+            RestoreOptions restoreOptions = new RestoreOptions(Optional.ofNullable(targetDir), overwrite, options);
+            ProgressLine progress = root.progress(json);
+            try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {
+                report = engine.restore(sourceConfig, id, restoreOptions);
+            } finally {
+                RootCommand.clear(progress);
+            }
+        }
+        if (json) {
+            Json.print(root.out(), report);
+        } else {
+            root.out().println("restored " + report.source() + " " + report.backupId()
+                    + (targetDir == null ? "" : " into " + targetDir) + ": "
+                    + Formats.bytes(report.rawBytes()) + " in " + Formats.duration(report.duration())
+                    + " (" + Formats.rate(report.rawBytes(), report.duration()) + ")");
+        }
+        return BackupCtl.OK;
+    }
+}

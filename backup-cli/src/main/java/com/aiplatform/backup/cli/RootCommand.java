@@ -1,0 +1,111 @@
+package com.aiplatform.backup.cli;
+
+import com.aiplatform.backup.api.BackupException;
+import com.aiplatform.backup.api.BackupListener;
+import com.aiplatform.backup.core.BackupEngine;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** The {@code backupctl} command: global options and the subcommands. */
+@Command(name = "backupctl",
+        mixinStandardHelpOptions = true,
+        versionProvider = RootCommand.Version.class,
+        description = "Backs up, lists, verifies and restores the platform's databases and configuration folders.",
+        subcommands = {BackupCommand.class, ListCommand.class, VerifyCommand.class, RestoreCommand.class,
+                KeygenCommand.class, DemoCommand.class},
+        footer = {"", "Exit codes: 0 ok, 1 failed (I/O, storage, source, key), 2 bad usage or configuration, "
+                + "3 integrity check failed, 70 internal error."})
+final class RootCommand implements Callable<Integer> {
+    private final PrintWriter out;
+    private final PrintWriter err;
+
+    @Option(names = "--config", paramLabel = "FILE", scope = ScopeType.INHERIT,
+            defaultValue = "${env:BACKUPCTL_CONFIG}",
+            description = "Configuration file (YAML or JSON); default: the BACKUPCTL_CONFIG environment variable.")
+    Path config;
+
+    @Option(names = "--storage", paramLabel = "NAME", scope = ScopeType.INHERIT,
+            description = "Storage target to use (default: the first one configured).")
+    String storage;
+
+    @Option(names = "--verbose", scope = ScopeType.INHERIT,
+            description = "Print stack traces on failure and log more.")
+    boolean verbose;
+
+    RootCommand(PrintWriter out, PrintWriter err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    @Override
+    public Integer call() {
+        err.println("backupctl: missing command: one of backup, list, verify, restore, keygen, demo (see 'backupctl --help')");
+        return BackupCtl.USAGE;
+    }
+
+    PrintWriter out() {
+        return out;
+    }
+
+    PrintWriter err() {
+        return err;
+    }
+
+    boolean verbose() {
+        return verbose;
+    }
+
+    /** Loads and validates the configuration file given with {@code --config}. */
+    LoadedConfig loadConfig() {
+        if (config == null) {
+            throw new IllegalArgumentException("--config FILE is required for this command "
+                    + "(or set the BACKUPCTL_CONFIG environment variable)");
+        }
+        return new ConfigLoader().load(config);
+    }
+
+    /** An engine over the selected storage target with the configured compression and key. */
+    BackupEngine engine(LoadedConfig loaded, BackupListener listener) throws BackupException {
+        return engine(loaded, storage, listener);
+    }
+
+    /** An engine over the named storage target (the first one when null). */
+    BackupEngine engine(LoadedConfig loaded, String storageName, BackupListener listener) throws BackupException {
+        BackupEngine.Builder builder = BackupEngine.builder()
+                .storage(loaded.storageTarget(storageName))
+                .compression(loaded.compression())
+                .listener(listener);
+        loaded.encryption().ifPresent(builder::encryption);
+        return builder.build();
+    }
+
+    /** The progress line on stderr when stdout is a terminal and the output is for humans. */
+    ProgressLine progress(boolean json) {
+        return !json && ProgressLine.isTerminal() ? new ProgressLine(err) : null;
+    }
+
+    static BackupListener listener(ProgressLine progress) {
+        return progress == null ? BackupListener.NONE : progress;
+    }
+
+    static void clear(ProgressLine progress) {
+        if (progress != null) {
+            progress.clear();
+        }
+    }
+
+    /** The version from the jar manifest, when there is one. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = RootCommand.class.getPackage().getImplementationVersion();
+            return new String[] {"backupctl " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

@@ -24,6 +24,12 @@ public sealed interface BackupEvent {
     record Completed(String source, BackupId backupId, String operation, Duration elapsed, long bytes)
             implements BackupEvent { }
 
+    /** A continuous archiver stored a segment (complete or a partial flush). */
+    record SegmentStored(String source, SegmentEntry segment) implements BackupEvent { }
+
+    /** A continuous archiver noticed a problem (a gap, a timeline switch) and goes on. */
+    record ArchiverWarning(String source, String message) implements BackupEvent { }
+
     /** The operation failed; no manifest was written for a failed backup. */
     record Failed(String source, BackupId backupId, String operation, String reason) implements BackupEvent { }
 }

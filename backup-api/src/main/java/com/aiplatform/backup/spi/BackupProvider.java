@@ -35,4 +35,18 @@ public interface BackupProvider<C extends SourceConfig> {
 
     /** Opens a session that applies a backup's artifacts to a target. */
     RestoreSession openRestore(C config, RestoreOptions options) throws IOException;
+
+    /** Whether this provider has a continuous archiver (WAL, oplog). */
+    default boolean supportsArchiving() {
+        return false;
+    }
+
+    /**
+     * Opens a continuous archiver for the source.
+     *
+     * @throws UnsupportedOperationException when {@link #supportsArchiving()} is false
+     */
+    default ArchiverSession openArchiver(C config) throws IOException {
+        throw new UnsupportedOperationException("engine '" + engine() + "' has no continuous archiver");
+    }
 }

@@ -1,5 +1,6 @@
 package com.aiplatform.backup.core;
 
+import com.aiplatform.backup.api.ArchiverStatus;
 import com.aiplatform.backup.api.ArtifactEntry;
 import com.aiplatform.backup.api.BackupEvent;
 import com.aiplatform.backup.api.BackupException;
@@ -12,6 +13,7 @@ import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.RestoreReport;
+import com.aiplatform.backup.api.SegmentEntry;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.api.VerifyReport;
 import com.aiplatform.backup.spi.ArtifactSink;
@@ -342,6 +344,24 @@ public final class BackupEngine implements AutoCloseable {
                     return ArtifactReader.openDecoded(storage, Catalog.artifactKey(name, id, artifact), entry,
                             encryption, StreamEncryption.associatedData(name, id.value(), artifact), progress);
                 }
+
+                @Override
+                public List<SegmentEntry> segments() throws IOException {
+                    return archiveOf(name).stored();
+                }
+
+                @Override
+                public InputStream openSegment(SegmentEntry segment) throws IOException {
+                    if (!segment.storageKey().startsWith(ContinuousArchive.prefix(name))) {
+                        throw new IllegalArgumentException("segment " + segment.name() + " is not in the archive of '"
+                                + name + "'");
+                    }
+                    String objectName = segment.storageKey().substring(ContinuousArchive.prefix(name).length());
+                    progress.artifact(segment.name());
+                    stored[0] += segment.storedSize();
+                    return ArtifactReader.openDecoded(storage, segment.storageKey(), segment.asArtifact(),
+                            encryption, ContinuousArchive.associatedData(name, objectName), progress);
+                }
             };
             try (RestoreSession session = provider.openRestore(source, options)) {
                 session.restore(artifacts);
@@ -366,6 +386,141 @@ public final class BackupEngine implements AutoCloseable {
     /** Leftovers of backups that never committed a manifest, oldest first. */
     public List<Debris> debris(String source) throws IOException {
         return catalog.debris(requireSourceName(source));
+    }
+
+    /** Segments of a source's continuous archive (complete ones and the newest partial flush per name), oldest first. */
+    public List<SegmentEntry> segments(String source) throws IOException {
+        return archiveOf(requireSourceName(source)).stored();
+    }
+
+    /**
+     * Starts the source's continuous archiver (PostgreSQL WAL, ...) on a thread of its own. It
+     * runs until {@link Archiver#stop()} or a failure; see {@link Archiver#status()}.
+     *
+     * @throws IllegalArgumentException when the source's engine has no archiver
+     */
+    public Archiver startArchiver(SourceConfig source) throws IOException {
+        String name = sourceName(source);
+        BackupProvider<SourceConfig> provider = providerFor(source);
+        if (!provider.supportsArchiving()) {
+            throw new IllegalArgumentException("source '" + name + "' (engine " + provider.engine()
+                    + ") has no continuous archiver");
+        }
+        List<Problem> problems = new ArrayList<>(provider.check(source));
+        problems.addAll(storage.check());
+        if (!problems.isEmpty()) {
+            throw new SourceException("archiver of '" + name + "' cannot start: " + join(problems), false);
+        }
+        Archiver archiver = new Archiver(name, provider.openArchiver(source), archiveOf(name));
+        archiver.thread.start();
+        return archiver;
+    }
+
+    private ContinuousArchive archiveOf(String source) {
+        return new ContinuousArchive(storage, source, compression, encryption, sealThreads, zstdWorkers, listener);
+    }
+
+    /** A running continuous archiver. {@link #stop()} asks it to store what it holds and waits for it. */
+    public final class Archiver implements AutoCloseable {
+        private final String source;
+        private final com.aiplatform.backup.spi.ArchiverSession session;
+        private final Thread thread;
+        private final java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+        private final List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private volatile String position;
+        private volatile long lagBytes = -1;
+        private volatile Instant lastStored;
+        private volatile Instant coveredUntil;
+        private volatile String failure;
+
+        private Archiver(String source, com.aiplatform.backup.spi.ArchiverSession session, ContinuousArchive archive) {
+            this.source = source;
+            this.session = session;
+            com.aiplatform.backup.spi.ArchiveControl control = new com.aiplatform.backup.spi.ArchiveControl() {
+                @Override
+                public boolean stopRequested() {
+                    return stop.getCount() == 0;
+                }
+
+                @Override
+                public boolean awaitStop(java.time.Duration timeout) throws InterruptedException {
+                    return stop.await(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS);
+                }
+
+                @Override
+                public void reportPosition(String at, long lag) {
+                    position = at;
+                    lagBytes = lag;
+                }
+
+                @Override
+                public void reportWarning(String message) {
+                    warnings.add(message);
+                    LOG.warn("archiver of {}: {}", source, message);
+                    listener.onEvent(new BackupEvent.ArchiverWarning(source, message));
+                }
+            };
+            com.aiplatform.backup.spi.SegmentSink sink = new com.aiplatform.backup.spi.SegmentSink() {
+                @Override
+                public OutputStream openSegment(com.aiplatform.backup.spi.SegmentSpec spec) throws IOException {
+                    OutputStream out = archive.openSegment(spec);
+                    return new java.io.FilterOutputStream(out) {
+                        @Override
+                        public void write(byte[] b, int off, int len) throws IOException {
+                            out.write(b, off, len);
+                        }
+
+                        @Override
+                        public void close() throws IOException {
+                            super.close();
+                            lastStored = Instant.now();
+                            if (coveredUntil == null || spec.coveredUntil().isAfter(coveredUntil)) {
+                                coveredUntil = spec.coveredUntil();
+                            }
+                        }
+                    };
+                }
+
+                @Override
+                public List<SegmentEntry> stored() throws IOException {
+                    return archive.stored();
+                }
+            };
+            this.thread = new Thread(() -> {
+                try (session) {
+                    session.run(sink, control);
+                } catch (Exception | Error e) {
+                    failure = String.valueOf(e.getMessage());
+                    LOG.error("archiver of {} stopped: {}", source, e.getMessage());
+                    listener.onEvent(new BackupEvent.Failed(source, null, "archive", failure));
+                }
+            }, "backup-archiver-" + source);
+            thread.setDaemon(true);
+        }
+
+        /** Asks the archiver to store what it holds and stop, and waits until it has. */
+        public void stop() throws InterruptedException {
+            stop.countDown();
+            thread.join();
+        }
+
+        /** Waits for the archiver to end by itself (a failure) for up to {@code timeout}; true when it ended. */
+        public boolean awaitTermination(java.time.Duration timeout) throws InterruptedException {
+            thread.join(Math.max(1, timeout.toMillis()));
+            return !thread.isAlive();
+        }
+
+        /** What the archiver is doing now. */
+        public ArchiverStatus status() {
+            return new ArchiverStatus(source, thread.isAlive(), position, lagBytes, lastStored, coveredUntil,
+                    warnings, failure);
+        }
+
+        /** Same as {@link #stop()}. */
+        @Override
+        public void close() throws InterruptedException {
+            stop();
+        }
     }
 
     /** The provider registered for an engine name ({@code directory}, {@code postgres}, ...). */

@@ -3,6 +3,7 @@ package com.aiplatform.backup.postgres;
 import com.aiplatform.backup.api.BackupResult;
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.Secret;
+import com.aiplatform.backup.spi.ArchiverSession;
 import com.aiplatform.backup.spi.ArtifactSink;
 import com.aiplatform.backup.spi.ArtifactSource;
 import com.aiplatform.backup.spi.BackupContext;
@@ -96,6 +97,21 @@ public final class PostgresBackupProvider implements BackupProvider<PostgresConf
             public void close() {
             }
         };
+    }
+
+    /** Physical sources have a continuous WAL archiver. */
+    @Override
+    public boolean supportsArchiving() {
+        return true;
+    }
+
+    @Override
+    public ArchiverSession openArchiver(PostgresConfig config) {
+        if (config.mode() != PostgresConfig.Mode.PHYSICAL) {
+            throw new IllegalArgumentException("source '" + config.name()
+                    + "' is in logical mode; WAL archiving needs mode: physical");
+        }
+        return new PostgresWalArchiver(config);
     }
 
     @Override

@@ -258,6 +258,20 @@ public final class BackupEngine implements AutoCloseable {
         return catalog.list(requireSourceName(source), encryption);
     }
 
+    /**
+     * The newest committed backup whose consistent point is at or before {@code time}: the base
+     * to restore from for a point-in-time target.
+     */
+    public Optional<Manifest> newestBackupAt(String source, Instant time) throws IOException {
+        Manifest best = null;
+        for (Manifest m : list(source)) {
+            if (!m.consistentPoint().time().isAfter(time)) {
+                best = m;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
     /** The manifest of a backup given by id or {@code latest}; an edited manifest is refused. */
     public Manifest describe(String source, String idOrLatest) throws IOException {
         requireSourceName(source);

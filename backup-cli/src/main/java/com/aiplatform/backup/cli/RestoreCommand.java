@@ -40,6 +40,19 @@ final class RestoreCommand implements Callable<Integer> {
             description = "Engine-specific restore option; repeatable.")
     Map<String, String> options = new LinkedHashMap<>();
 
+    @Option(names = "--to-time", paramLabel = "ISO-8601",
+            description = "Point-in-time restore (physical PostgreSQL): recover to this time; with 'latest' the "
+                    + "newest backup taken before it is chosen.")
+    String toTime;
+
+    @Option(names = "--to-lsn", paramLabel = "LSN",
+            description = "Point-in-time restore (physical PostgreSQL): recover to this WAL position.")
+    String toLsn;
+
+    @Option(names = "--target-url", paramLabel = "URL",
+            description = "Logical PostgreSQL restore: the server and database to restore into (postgresql://host:port/db).")
+    String targetUrl;
+
     @Option(names = "--json", description = "Print the restore report as JSON.")
     boolean json;
 
@@ -48,10 +61,27 @@ final class RestoreCommand implements Callable<Integer> {
         RestoreReport report;
         try (LoadedConfig config = root.loadConfig()) {
             SourceConfig sourceConfig = config.source(source);
-            RestoreOptions restoreOptions = new RestoreOptions(Optional.ofNullable(targetDir), overwrite, options);
+            Map<String, String> all = new LinkedHashMap<>(options);
+            if (toTime != null) {
+                all.put("to-time", toTime);
+            }
+            if (toLsn != null) {
+                all.put("to-lsn", toLsn);
+            }
+            if (targetUrl != null) {
+                all.put("target-url", targetUrl);
+            }
+            RestoreOptions restoreOptions = new RestoreOptions(Optional.ofNullable(targetDir), overwrite, all);
             ProgressLine progress = root.progress(json);
             try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {
-                report = engine.restore(sourceConfig, id, restoreOptions);
+                String chosen = id;
+                if (toTime != null && "latest".equalsIgnoreCase(id)) {
+                    java.time.Instant time = parseTime(toTime);
+                    chosen = engine.newestBackupAt(source, time).orElseThrow(() -> new IllegalArgumentException(
+                            "source '" + source + "' has no backup taken at or before " + toTime))
+                            .backupId().value();
+                }
+                report = engine.restore(sourceConfig, chosen, restoreOptions);
             } finally {
                 RootCommand.clear(progress);
             }
@@ -65,5 +95,14 @@ final class RestoreCommand implements Callable<Integer> {
                     + " (" + Formats.rate(report.rawBytes(), report.duration()) + ")");
         }
         return BackupCtl.OK;
+    }
+
+    private static java.time.Instant parseTime(String text) {
+        try {
+            return java.time.OffsetDateTime.parse(text).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new IllegalArgumentException("--to-time '" + text + "' is not an ISO-8601 time with an offset, "
+                    + "such as 2026-11-24T10:15:30Z");
+        }
     }
 }

@@ -57,6 +57,9 @@ public class ChainBenchmark {
     private Path dir;
     private Path file;
     private ExecutorService sealer;
+    private com.aiplatform.backup.core.BackupEngine engineNull;
+    private com.aiplatform.backup.core.BackupEngine engineFs;
+    private Path engineDir;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException, GeneralSecurityException {
@@ -72,6 +75,14 @@ public class ChainBenchmark {
             t.setDaemon(true);
             return t;
         });
+        var key = com.aiplatform.backup.core.EncryptionKeys.of(
+                com.aiplatform.backup.core.EncryptionKeys.newKeyset(), "benchmark keyset");
+        engineNull = com.aiplatform.backup.core.BackupEngine.builder().storage(new InputSource.NullStorage())
+                .provider(new InputSource()).discoverProviders(false).encryption(key).build();
+        engineDir = dir.resolve("engine");
+        engineFs = com.aiplatform.backup.core.BackupEngine.builder()
+                .storage(new com.aiplatform.backup.storage.fs.FileSystemStorageTarget("bench", engineDir))
+                .provider(new InputSource()).discoverProviders(false).encryption(key).build();
         Input sample = input.head(Codecs.CHECK_BYTES);
         checkChain("one thread", sample, out -> Chains.oneThread(sample, 0, aead, out));
         checkChain("two threads", sample, out -> Chains.twoThreads(sample, 2, aead, out, sealer));
@@ -80,11 +91,26 @@ public class ChainBenchmark {
     @TearDown(Level.Invocation)
     public void deleteFile() throws IOException {
         Files.deleteIfExists(file);
+        deleteTree(engineDir);
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var walk = Files.walk(root)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
         sealer.shutdownNow();
+        engineNull.close();
+        engineFs.close();
+        deleteTree(engineDir);
         Files.deleteIfExists(file);
         Files.deleteIfExists(dir);
     }
@@ -110,13 +136,24 @@ public class ChainBenchmark {
         return Chains.twoThreads(input, 2, aead, new Chains.SyncedFileOutputStream(file), sealer);
     }
 
-    /*
-     * Variants that run the same data through com.aiplatform.backup.core.BackupEngine
-     * (storage, compression, encryption from its Builder; a source serving this Input) belong
-     * here, next to the hand-built chains above, sharing this state: the same Input, AEAD
-     * key type, directory and fsync-before-return rule, so that their MB/s can be compared
-     * side by side within one run.
+    /**
+     * (d) the engine itself: {@code BackupEngine.backup} of this data as one artifact, zstd-1
+     * (2 native workers) → Tink AEAD → SHA-256 on the seal thread → a storage target that
+     * discards (manifest included).
      */
+    @Benchmark
+    public Object engineNullStorage() throws IOException {
+        return engineNull.backup(new InputSource.Config("bench", input));
+    }
+
+    /**
+     * (e) as (d), into {@code FileSystemStorageTarget}: temp file, fsync, atomic no-clobber
+     * link, directory fsync, then the manifest.
+     */
+    @Benchmark
+    public Object engineFile() throws IOException {
+        return engineFs.backup(new InputSource.Config("bench", input));
+    }
 
     interface ChainRun {
         byte[] run(OutputStream sink) throws IOException, GeneralSecurityException;

@@ -12,6 +12,7 @@ import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.Problem;
+import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.api.RestoreReport;
 import com.aiplatform.backup.api.SegmentEntry;
 import com.aiplatform.backup.api.SourceException;
@@ -77,6 +78,7 @@ public final class BackupEngine implements AutoCloseable {
     private final int zstdWorkers;
     private final ExecutorService sealThreads;
     private final Catalog catalog;
+    private final java.time.Duration lockWait;
 
     private BackupEngine(Builder b) throws BackupException {
         this.storage = Objects.requireNonNull(b.storage, "storage is required");
@@ -84,6 +86,7 @@ public final class BackupEngine implements AutoCloseable {
         this.encryption = b.keys == null ? null : StreamEncryption.load(b.keys);
         this.listener = b.listener;
         this.zstdWorkers = b.zstdWorkers;
+        this.lockWait = b.lockWait;
         Map<String, BackupProvider<?>> providers = new LinkedHashMap<>();
         for (BackupProvider<?> p : b.providers) {
             providers.put(p.engine(), p);
@@ -122,8 +125,21 @@ public final class BackupEngine implements AutoCloseable {
         private final List<BackupProvider<?>> providers = new ArrayList<>();
         private boolean discoverProviders = true;
         private int zstdWorkers = Math.min(2, Runtime.getRuntime().availableProcessors());
+        private java.time.Duration lockWait = java.time.Duration.ZERO;
 
         Builder() {
+        }
+
+        /**
+         * How long a backup or prune waits for another one of the same source to finish before
+         * failing with {@link com.aiplatform.backup.api.SourceLockedException}; default zero (fail at once).
+         */
+        public Builder lockWait(java.time.Duration wait) {
+            if (wait == null || wait.isNegative()) {
+                throw new IllegalArgumentException("lockWait must be zero or positive, not " + wait);
+            }
+            this.lockWait = wait;
+            return this;
         }
 
         /** The storage target backups are written to and read from (required). */
@@ -214,7 +230,8 @@ public final class BackupEngine implements AutoCloseable {
         ProgressTracker progress = new ProgressTracker(listener, name, id);
         listener.onEvent(new BackupEvent.Started(name, id, "backup"));
         PipelineSink sink = new PipelineSink(name, id, progress);
-        try (BackupSession session = provider.openBackup(source, new BackupContext(id, previous, incremental))) {
+        try (SourceLock lock = SourceLock.acquire(storage, name, "backup " + id, lockWait);
+             BackupSession session = provider.openBackup(source, new BackupContext(id, previous, incremental))) {
             BackupResult result = session.run(sink);
             List<ArtifactEntry> entries = sink.finish();
             Manifest manifest = new Manifest(Manifest.CURRENT_FORMAT, id, name, provider.engine(), result.kind(),
@@ -301,6 +318,7 @@ public final class BackupEngine implements AutoCloseable {
             checks.add(ArtifactReader.check(storage, Catalog.artifactKey(source, id, entry.name()), entry, progress));
         }
         VerifyReport report = new VerifyReport(source, id, checks);
+        catalog.recordCheck(source, id, "verify", report.ok());
         if (report.ok()) {
             listener.onEvent(new BackupEvent.Completed(source, id, "verify", progress.elapsed(), progress.bytes()));
         } else {
@@ -400,6 +418,39 @@ public final class BackupEngine implements AutoCloseable {
     /** Leftovers of backups that never committed a manifest, oldest first. */
     public List<Debris> debris(String source) throws IOException {
         return catalog.debris(requireSourceName(source));
+    }
+
+    /**
+     * What {@link #prune} would do: every committed backup with keep or delete and the rules that
+     * keep it, the archive segments no kept backup needs, and debris older than {@code debrisGrace}.
+     */
+    public PrunePlan planPrune(String source, RetentionPolicy policy, java.time.Duration debrisGrace)
+            throws IOException {
+        requireSourceName(source);
+        List<Manifest> manifests = catalog.list(source, encryption);
+        return Pruner.plan(source, manifests, m -> catalog.lastCheckPassed(source, m.backupId()),
+                archiveOf(source).stored(), catalog.debris(source), policy, debrisGrace, Instant.now());
+    }
+
+    /**
+     * Applies a retention policy under the source's lock: plans, then deletes manifests first
+     * and their artifacts second, old debris, and segments no kept backup needs. An interrupted
+     * prune leaves debris, never a listed backup that cannot be restored; running it again
+     * converges on the plan.
+     *
+     * @throws com.aiplatform.backup.api.SourceLockedException when a backup or prune of the source is running
+     */
+    public PrunePlan prune(String source, RetentionPolicy policy, java.time.Duration debrisGrace) throws IOException {
+        try (SourceLock lock = SourceLock.acquire(storage, requireSourceName(source), "prune", lockWait)) {
+            PrunePlan plan = planPrune(source, policy, debrisGrace);
+            Pruner.execute(plan, storage);
+            return plan;
+        }
+    }
+
+    /** Removes the lock of a source left behind by a process that died; true when there was one. */
+    public boolean breakLock(String source) throws IOException {
+        return SourceLock.breakLock(storage, requireSourceName(source));
     }
 
     /** Segments of a source's continuous archive (complete ones and the newest partial flush per name), oldest first. */
@@ -603,6 +654,9 @@ public final class BackupEngine implements AutoCloseable {
                 throw new InterruptedIOException("backup " + id + " was interrupted");
             }
             StorageKeys.requireValid(artifact);
+            if (artifact.startsWith(Catalog.CHECKS + "/")) {
+                throw new IllegalArgumentException("artifact names under '" + Catalog.CHECKS + "/' are reserved");
+            }
             if (artifact.equals(ManifestCodec.FILE)) {
                 throw new IllegalArgumentException("artifact name '" + ManifestCodec.FILE + "' is reserved");
             }

@@ -25,6 +25,8 @@ import java.util.TreeSet;
 final class Catalog {
     private static final Logger LOG = LoggerFactory.getLogger(Catalog.class);
     static final String LATEST = "latest";
+    /** Results of verifications and drills of a backup: {@code <source>/backups/<id>/checks/<millis>-<kind>.json}. */
+    static final String CHECKS = "checks";
 
     private final StorageTarget storage;
 
@@ -67,6 +69,8 @@ final class Catalog {
                 LOG.warn("leaving backup {} of {} out of the list: {}", id, source, e.getMessage());
             }
         }
+        // ids carry the start time to the second only; two backups in one second sort by their full start time
+        manifests.sort(java.util.Comparator.comparing(Manifest::startedAt).thenComparing(Manifest::backupId));
         return manifests;
     }
 
@@ -102,6 +106,36 @@ final class Catalog {
                     + " on storage '" + storage.name() + "'");
         }
         return id;
+    }
+
+    /** Records the outcome of a verification or drill; a read-only target only logs a warning. */
+    void recordCheck(String source, BackupId id, String kind, boolean ok) {
+        Instant now = Instant.now();
+        String key = backupPrefix(source, id) + CHECKS + "/" + now.toEpochMilli() + "-" + kind + ".json";
+        String json = "{\"kind\":\"" + kind + "\",\"ok\":" + ok + ",\"time\":\"" + now + "\"}";
+        try (var upload = storage.create(key)) {
+            upload.write(json.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            upload.commit();
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not record the {} result of backup {} of {}: {}", kind, id, source, e.getMessage());
+        }
+    }
+
+    /** Whether the newest recorded verification or drill of a backup passed (false when none). */
+    boolean lastCheckPassed(String source, BackupId id) {
+        try {
+            List<StorageObject> checks = storage.list(backupPrefix(source, id) + CHECKS + "/");
+            if (checks.isEmpty()) {
+                return false;
+            }
+            StorageObject newest = checks.get(checks.size() - 1);
+            try (InputStream in = storage.open(newest.key())) {
+                return new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8).contains("\"ok\":true");
+            }
+        } catch (IOException e) {
+            LOG.warn("could not read the checks of backup {} of {}: {}", id, source, e.getMessage());
+            return false;
+        }
     }
 
     /** Source names that have any object on storage. */

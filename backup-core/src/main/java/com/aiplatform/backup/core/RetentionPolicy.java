@@ -20,9 +20,12 @@ import java.util.Objects;
  * @param last         the N newest backups
  * @param verifiedAtLeast the N newest backups whose verification or drill passed, whatever else says
  * @param zone         time zone of the calendar buckets
+ * @param pointInTimeWindow how far back point-in-time restore must reach (default 7 days): kept
+ *                     backups younger than this keep the continuous archive (WAL) up to the next
+ *                     kept backup; older ones keep only the part they need to restore themselves
  */
 public record RetentionPolicy(int hourly, int daily, int weekly, int monthly, int yearly, Duration within,
-                              int last, int verifiedAtLeast, ZoneId zone) {
+                              int last, int verifiedAtLeast, ZoneId zone, Duration pointInTimeWindow) {
     public RetentionPolicy {
         requireCount("keep-hourly", hourly);
         requireCount("keep-daily", daily);
@@ -36,6 +39,10 @@ public record RetentionPolicy(int hourly, int daily, int weekly, int monthly, in
             throw new IllegalArgumentException("keep-within must not be negative, not " + within);
         }
         Objects.requireNonNull(zone, "zone");
+        pointInTimeWindow = pointInTimeWindow == null ? Duration.ofDays(7) : pointInTimeWindow;
+        if (pointInTimeWindow.isNegative()) {
+            throw new IllegalArgumentException("point-in-time-window must not be negative, not " + pointInTimeWindow);
+        }
     }
 
     private static void requireCount(String field, int n) {
@@ -70,6 +77,7 @@ public record RetentionPolicy(int hourly, int daily, int weekly, int monthly, in
         private int last;
         private int verifiedAtLeast;
         private ZoneId zone = ZoneId.of("UTC");
+        private Duration pointInTimeWindow = Duration.ofDays(7);
 
         Builder() {
         }
@@ -119,8 +127,14 @@ public record RetentionPolicy(int hourly, int daily, int weekly, int monthly, in
             return this;
         }
 
+        public Builder pointInTimeWindow(Duration window) {
+            this.pointInTimeWindow = window;
+            return this;
+        }
+
         public RetentionPolicy build() {
-            return new RetentionPolicy(hourly, daily, weekly, monthly, yearly, within, last, verifiedAtLeast, zone);
+            return new RetentionPolicy(hourly, daily, weekly, monthly, yearly, within, last, verifiedAtLeast, zone,
+                    pointInTimeWindow);
         }
     }
 }

@@ -30,6 +30,9 @@ public sealed interface BackupEvent {
     /** A continuous archiver noticed a problem (a gap, a timeline switch) and goes on. */
     record ArchiverWarning(String source, String message) implements BackupEvent { }
 
+    /** A source's achieved or worst-case RPO exceeds its target. */
+    record RpoBreach(String source, RpoReport report) implements BackupEvent { }
+
     /** The operation failed; no manifest was written for a failed backup. */
     record Failed(String source, BackupId backupId, String operation, String reason) implements BackupEvent { }
 }

@@ -14,6 +14,7 @@ import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.api.RestoreReport;
+import com.aiplatform.backup.api.RpoReport;
 import com.aiplatform.backup.api.SegmentEntry;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.api.VerifyReport;
@@ -446,6 +447,33 @@ public final class BackupEngine implements AutoCloseable {
             Pruner.execute(plan, storage);
             return plan;
         }
+    }
+
+    /**
+     * Measures a source's RPO now: the achieved RPO (now minus the newest recoverable point,
+     * continuous archive included) and the worst gap between recoverable points over
+     * {@code window}. Emits {@link BackupEvent.RpoBreach} when a target is exceeded.
+     *
+     * @param target the RPO target; empty for the platform default of the source's engine
+     *               (PostgreSQL 15 min, MongoDB 1 h, Weaviate 24 h; others none)
+     */
+    public RpoReport rpo(String source, Optional<java.time.Duration> target, java.time.Duration window)
+            throws IOException {
+        requireSourceName(source);
+        List<Manifest> backups = catalog.list(source, encryption);
+        java.time.Duration effective = target.orElseGet(() -> backups.isEmpty() ? null
+                : RpoCalculator.defaultTarget(backups.get(backups.size() - 1).engine()).orElse(null));
+        RpoReport report = RpoCalculator.report(source, backups, archiveOf(source).stored(), effective, window,
+                Instant.now());
+        if (report.breached()) {
+            listener.onEvent(new BackupEvent.RpoBreach(source, report));
+        }
+        return report;
+    }
+
+    /** The platform plan's RPO target for an engine (PostgreSQL 15 min, MongoDB 1 h, Weaviate 24 h). */
+    public static Optional<java.time.Duration> defaultRpoTarget(String engine) {
+        return RpoCalculator.defaultTarget(engine);
     }
 
     /** Removes the lock of a source left behind by a process that died; true when there was one. */

@@ -25,7 +25,9 @@ import java.util.Set;
  *
  * <p>Restore options: {@code target-url} (logical: the server/database to restore into),
  * {@code clean} ({@code true}: {@code pg_restore --clean --if-exists}), {@code jobs} (parallel
- * {@code pg_restore -j}); the target directory (physical) comes from {@link RestoreOptions#targetDirectory()}.
+ * {@code pg_restore -j}); the target directory (physical) comes from {@link RestoreOptions#targetDirectory()},
+ * and {@code tablespace-<oid>} (physical) gives an absolute path for a tablespace (default
+ * {@code <target>/../<target-name>-tablespaces/<oid>}, never the tablespace's original location).
  */
 public final class PostgresBackupProvider implements BackupProvider<PostgresConfig> {
     /** The engine name: {@code type: postgres} in configuration. */
@@ -121,7 +123,9 @@ public final class PostgresBackupProvider implements BackupProvider<PostgresConf
             public void restore(ArtifactSource source) throws IOException {
                 String method = source.manifest().method();
                 if (METHOD_PHYSICAL.equals(method)) {
-                    PhysicalRestore.run(config, source, options);
+                    WalRecovery.Target target = WalRecovery.Target.from(options);
+                    PhysicalRestore.run(config, source, options,
+                            (dir, base, src) -> WalRecovery.prepare(dir, src, target));
                 } else if (METHOD_LOGICAL.equals(method)) {
                     LogicalRestore.run(config, source, options);
                 } else {

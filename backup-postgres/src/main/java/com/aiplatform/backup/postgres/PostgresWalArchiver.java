@@ -13,11 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,6 +94,12 @@ final class PostgresWalArchiver implements ArchiverSession {
         private long flushedBytes;  // bytes of the current segment already stored as a partial flush
         private FileChannel spool;
         private Instant lastFlush = Instant.now();
+        /** (time, server WAL end) samples: WAL up to that end existed at that time. */
+        private final java.util.ArrayDeque<Sample> samples = new java.util.ArrayDeque<>();
+        private final Duration sampleEvery;
+        private Instant nextSample = Instant.MIN;
+        private Instant lastCovered = Instant.EPOCH;
+        private long lag = -1;
 
         Streamer(SegmentSink sink, ArchiveControl archiveControl, long segmentSize, int timeline, long start)
                 throws IOException {
@@ -105,18 +109,24 @@ final class PostgresWalArchiver implements ArchiverSession {
             this.timeline = timeline;
             openSpool(start - start % segmentSize);
             written = start % segmentSize;
+            long quarter = config.walFlushInterval().toMillis() / 4;
+            sampleEvery = Duration.ofMillis(Math.max(50, Math.min(1000, quarter)));
         }
 
         void run() throws IOException {
             try {
                 while (!archiveControl.stopRequested()) {
+                    if (!Instant.now().isBefore(nextSample)) {
+                        sample();
+                    }
                     ByteBuffer data = stream.readPending();
                     if (data == null) {
                         maybeFlush(true);
                         archiveControl.awaitStop(POLL);
                         continue;
                     }
-                    long lsn = stream.getLastReceiveLSN().asLong();
+                    // for physical streams pgjdbc reports the position just after the payload
+                    long lsn = stream.getLastReceiveLSN().asLong() - data.remaining();
                     accept(lsn, data);
                     maybeFlush(false);
                 }
@@ -162,7 +172,8 @@ final class PostgresWalArchiver implements ArchiverSession {
         private void storeComplete() throws IOException, SQLException {
             String name = WalNames.segmentName(timeline, segmentStart, segmentSize);
             store(new SegmentSpec(name, false, WalNames.formatLsn(segmentStart),
-                    WalNames.formatLsn(segmentStart + segmentSize), Instant.now()), segmentSize);
+                    WalNames.formatLsn(segmentStart + segmentSize), coveredUntil(segmentStart + segmentSize)),
+                    segmentSize);
             confirm(segmentStart + segmentSize);
             openSpool(segmentStart + segmentSize);
             lastFlush = Instant.now();
@@ -180,33 +191,67 @@ final class PostgresWalArchiver implements ArchiverSession {
          */
         private void flushPartial(boolean idle) throws IOException, SQLException {
             lastFlush = Instant.now();
-            long lag = lag();
-            archiveControl.reportPosition(WalNames.formatLsn(segmentStart + written), lag);
-            if (written == flushedBytes && !(idle && lag == 0)) {
-                return;
-            }
-            if (written == 0 && flushedBytes == 0 && lag != 0) {
+            sample();
+            long position = segmentStart + written;
+            archiveControl.reportPosition(WalNames.formatLsn(position), lag);
+            Instant covered = coveredUntil(position);
+            if (written == flushedBytes && !covered.isAfter(lastCovered)) {
                 return;
             }
             String name = WalNames.segmentName(timeline, segmentStart, segmentSize);
-            store(new SegmentSpec(name, true, WalNames.formatLsn(segmentStart),
-                    WalNames.formatLsn(segmentStart + written), Instant.now()), written);
+            store(new SegmentSpec(name, true, WalNames.formatLsn(segmentStart), WalNames.formatLsn(position), covered),
+                    written);
             flushedBytes = written;
-            confirm(segmentStart + written);
+            confirm(position);
+        }
+
+        /** Asks the server where its WAL ends now; WAL up to there existed at this time. */
+        private void sample() {
+            Instant now = Instant.now();
+            nextSample = now.plus(sampleEvery);
+            try (Statement st = control.createStatement();
+                 ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn()")) {
+                rs.next();
+                long end = WalNames.parseLsn(rs.getString(1));
+                samples.addLast(new Sample(now, end));
+                lag = Math.max(0, end - (segmentStart + written));
+                archiveControl.reportPosition(WalNames.formatLsn(segmentStart + written), lag);
+            } catch (SQLException e) {
+                lag = -1;
+            }
+            while (samples.size() > 10_000) {
+                samples.removeFirst();
+            }
+        }
+
+        /**
+         * The latest time at which the server's WAL ended at or before {@code position}: every
+         * change committed until then is in the WAL up to {@code position}.
+         */
+        private Instant coveredUntil(long position) {
+            Instant covered = lastCovered;
+            while (!samples.isEmpty() && samples.peekFirst().walEnd() <= position) {
+                covered = samples.removeFirst().time();
+            }
+            if (covered.isAfter(lastCovered)) {
+                lastCovered = covered;
+            }
+            return lastCovered;
         }
 
         private void store(SegmentSpec spec, long length) throws IOException {
-            try (OutputStream out = sink.openSegment(spec);
-                 InputStream in = Channels.newInputStream(spool.position(0))) {
-                byte[] buffer = new byte[256 * 1024];
-                long remaining = length;
-                while (remaining > 0) {
-                    int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+            // positional reads: the spool stays open and its write position untouched
+            try (OutputStream out = sink.openSegment(spec)) {
+                ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+                long position = 0;
+                while (position < length) {
+                    buffer.clear().limit((int) Math.min(buffer.capacity(), length - position));
+                    int n = spool.read(buffer, position);
                     if (n < 0) {
                         throw new IOException("WAL spool of " + spec.name() + " is shorter than " + length);
                     }
-                    out.write(buffer, 0, n);
-                    remaining -= n;
+                    out.write(buffer.array(), 0, n);
+                    position += n;
                 }
             }
         }
@@ -230,16 +275,10 @@ final class PostgresWalArchiver implements ArchiverSession {
                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
         }
 
-        private long lag() {
-            try (Statement st = control.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT pg_current_wal_lsn()")) {
-                rs.next();
-                return Math.max(0, WalNames.parseLsn(rs.getString(1)) - (segmentStart + written));
-            } catch (SQLException e) {
-                return -1;
-            }
-        }
     }
+
+    /** A sample of the server's WAL end. */
+    private record Sample(Instant time, long walEnd) { }
 
     private long segmentSize() throws SourceException {
         try (Statement st = control.createStatement();
@@ -290,7 +329,8 @@ final class PostgresWalArchiver implements ArchiverSession {
         long slotStart = slotRestartLsn();
         if (lastComplete >= 0) {
             long next = lastComplete + segmentSize;
-            if (slotStart > next) {
+            // the server keeps the whole segment holding the slot's restart_lsn
+            if (slotStart - slotStart % segmentSize > next) {
                 throw new SourceException("replication slot " + config.slotName() + " has moved past the archive: "
                         + "the server no longer holds WAL from " + WalNames.formatLsn(next)
                         + " (slot restart_lsn " + WalNames.formatLsn(slotStart) + "); take a new base backup", false);

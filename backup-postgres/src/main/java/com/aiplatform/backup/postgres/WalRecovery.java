@@ -33,6 +33,9 @@ final class WalRecovery {
     static final String OPTION_TIME = "to-time";
     static final String OPTION_LSN = "to-lsn";
     static final long DEFAULT_SEGMENT_SIZE = 16L << 20;
+    /** PostgreSQL's timestamptz input format, in UTC, to the microsecond. */
+    private static final java.time.format.DateTimeFormatter PG_TIME = java.time.format.DateTimeFormatter
+            .ofPattern("uuuu-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(java.time.ZoneOffset.UTC);
 
     private WalRecovery() {
     }
@@ -81,6 +84,10 @@ final class WalRecovery {
         long segmentSize = Long.parseLong(base.metadata().getOrDefault("wal-segment-size",
                 Long.toString(DEFAULT_SEGMENT_SIZE)));
         List<SegmentEntry> needed = select(source.segments(), startLsn, timeline, segmentSize, target);
+        if (needed.isEmpty()) {
+            // latest, and nothing archived past the base backup: it restores to its own end
+            return needed;
+        }
         Path pgWal = dataDir.resolve("pg_wal");
         Files.createDirectories(pgWal);
         byte[] zeros = new byte[64 * 1024];
@@ -114,6 +121,9 @@ final class WalRecovery {
             }
         }
         List<SegmentEntry> needed = new ArrayList<>();
+        if (onTimeline.isEmpty() && target.latest()) {
+            return needed;
+        }
         long expected = startLsn - startLsn % segmentSize;
         for (SegmentEntry s : onTimeline) {
             long start = WalNames.segmentStart(s.name(), segmentSize);
@@ -153,7 +163,7 @@ final class WalRecovery {
         // WAL is already in pg_wal; a restore_command is required for archive recovery, and one
         // that finds nothing makes PostgreSQL read pg_wal.
         conf.append("restore_command = 'false'\n");
-        target.time().ifPresent(t -> conf.append("recovery_target_time = '").append(t).append("'\n"));
+        target.time().ifPresent(t -> conf.append("recovery_target_time = '").append(PG_TIME.format(t)).append("'\n"));
         target.lsn().ifPresent(l -> conf.append("recovery_target_lsn = '").append(WalNames.formatLsn(l))
                 .append("'\n"));
         conf.append("recovery_target_action = 'promote'\n");

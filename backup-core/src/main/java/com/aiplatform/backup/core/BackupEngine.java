@@ -583,8 +583,8 @@ public final class BackupEngine implements AutoCloseable {
                 try (session) {
                     session.run(sink, control);
                 } catch (Exception | Error e) {
-                    failure = String.valueOf(e.getMessage());
-                    LOG.error("archiver of {} stopped: {}", source, e.getMessage());
+                    failure = e.getMessage() == null ? e.toString() : e.getMessage();
+                    LOG.error("archiver of {} stopped: {}", source, failure, e);
                     listener.onEvent(new BackupEvent.Failed(source, null, "archive", failure));
                 }
             }, "backup-archiver-" + source);

@@ -109,6 +109,43 @@ class PostgresPitrIT {
     }
 
     @Test
+    void dataWrittenAfterTheBaseBackupComesBackOnPostgres17() throws Exception {
+        try (io.zonky.test.db.postgres.embedded.EmbeddedPostgres pg17 = PhysicalTestSupport.postgres17().start()) {
+            Server source = new Server("127.0.0.1", pg17.getPort());
+            PostgresConfig config17 = source.config("pg17").walFlushInterval(FLUSH).slotName(slot).build();
+            source.execute("postgres", "CREATE TABLE pitr (id int PRIMARY KEY, note text)",
+                    "INSERT INTO pitr SELECT g, 'before' FROM generate_series(1, 1000) g");
+            BackupEngine.Archiver archiver = engine.startArchiver(config17);
+            await(() -> archiver.status().position() != null, "archiver streaming");
+            engine.backup(config17);
+            source.execute("postgres", "INSERT INTO pitr SELECT g, 'after' FROM generate_series(1001, 1500) g",
+                    "DELETE FROM pitr WHERE id <= 10");
+            Instant written = Instant.parse(source.queryString("postgres",
+                    "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+            await(() -> {
+                try {
+                    return engine.segments("pg17").stream().anyMatch(s -> s.coveredUntil().isAfter(written));
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, "archive covering the writes");
+            archiver.stop();
+            assertThat(source.queryString("postgres", "SHOW server_version")).startsWith("17.");
+
+            Path latest = tmp.resolve("latest-17");
+            engine.restore(config17, "latest", RestoreOptions.intoDirectory(latest));
+            try (io.zonky.test.db.postgres.embedded.EmbeddedPostgres restoredServer = PhysicalTestSupport.postgres17()
+                    .setDataDirectory(latest).setCleanDataDirectory(false).start()) {
+                Server restored = new Server("127.0.0.1", restoredServer.getPort());
+                awaitRecovered(restored);
+                assertThat(restored.queryString("postgres", "SELECT count(*) FROM pitr")).isEqualTo("1490");
+                assertThat(restored.queryString("postgres", "SELECT count(*) FROM pitr WHERE note = 'after'"))
+                        .isEqualTo("500");
+            }
+        }
+    }
+
+    @Test
     void anArchiverCutOffMidStreamResumesWithoutAGapAndADeletedSegmentIsAGap() throws Exception {
         BackupEngine.Archiver first = engine.startArchiver(config);
         await(() -> first.status().position() != null, "archiver streaming");

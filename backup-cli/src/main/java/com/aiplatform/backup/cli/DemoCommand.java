@@ -68,7 +68,7 @@ final class DemoCommand implements Callable<Integer> {
 
     /** The sources the demo runs, in order. Add new engines here (for example an embedded PostgreSQL). */
     static List<DemoSource> demoSources() {
-        return List.of(new DirectoryDemoSource());
+        return List.of(new DirectoryDemoSource(), new PostgresDemoSource());
     }
 
     @Override
@@ -138,9 +138,11 @@ final class DemoCommand implements Callable<Integer> {
     /** Backup, verify, restore, compare: one restore drill. */
     private static SourceResult drill(BackupEngine engine, SourceConfig config, DemoSource source, Path work,
                                       ProgressLine progress) throws Exception {
+        source.beforeBackup(engine, config);
         long t0 = System.nanoTime();
         Manifest manifest = engine.backup(config);
         long backupMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        source.afterBackup(engine, config);
         String id = manifest.backupId().value();
 
         VerifyReport verify = engine.verify(source.name(), id);

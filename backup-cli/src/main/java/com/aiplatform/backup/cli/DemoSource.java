@@ -31,6 +31,16 @@ interface DemoSource extends AutoCloseable {
      */
     Map<String, Object> prepare(Path workDir, int sizeMb) throws Exception;
 
+    /** Runs just before the backup (for example: start a continuous archiver). */
+    default void beforeBackup(com.aiplatform.backup.core.BackupEngine engine,
+                              com.aiplatform.backup.spi.SourceConfig config) throws Exception {
+    }
+
+    /** Runs right after the backup (for example: write more data and wait until it is archived). */
+    default void afterBackup(com.aiplatform.backup.core.BackupEngine engine,
+                             com.aiplatform.backup.spi.SourceConfig config) throws Exception {
+    }
+
     /** One line describing what {@link #prepare} created, for the human report. */
     String describe();
 

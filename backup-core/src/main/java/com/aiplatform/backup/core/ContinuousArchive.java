@@ -142,6 +142,11 @@ final class ContinuousArchive implements SegmentSink {
                 records.add(readRecord(o.key()));
             } catch (IntegrityException e) {
                 LOG.warn("leaving segment record {} out: {}", o.key(), e.getMessage());
+            } catch (IOException e) {
+                // a partial flush superseded (deleted) between listing and reading is simply gone
+                if (storage.stat(o.key()).isPresent()) {
+                    throw e;
+                }
             }
         }
         return records;

@@ -114,9 +114,8 @@ final class LogicalRestore {
             throw new IllegalArgumentException("option globals=true, but backup " + manifest.backupId()
                     + " has no " + LogicalBackup.GLOBALS_ARTIFACT);
         }
-        String maintenance = "postgres";
         try (Connection admin = connectMaintenance(o.target())) {
-            maintenance = admin.getCatalog();
+            String maintenance = admin.getCatalog();
             LogicalJdbc.ServerInfo info = LogicalJdbc.serverInfo(admin);
             int minimum = Math.max(info.major(), archiveMajor(manifest));
             PgTools.Tool pgRestore = PgTools.require(o.target(), PgTools.PG_RESTORE, minimum);

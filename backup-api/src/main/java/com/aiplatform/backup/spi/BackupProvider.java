@@ -36,6 +36,16 @@ public interface BackupProvider<C extends SourceConfig> {
     /** Opens a session that applies a backup's artifacts to a target. */
     RestoreSession openRestore(C config, RestoreOptions options) throws IOException;
 
+    /**
+     * Summarises a restored copy the way {@link com.aiplatform.backup.api.BackupResult#contentSummary()}
+     * summarised the source at backup time (same keys), so restore drills can compare them.
+     * Empty when this provider cannot look at the restored target.
+     */
+    default java.util.Optional<java.util.Map<String, Long>> summarizeRestored(C config,
+            com.aiplatform.backup.api.Manifest manifest, RestoreOptions options) throws IOException {
+        return java.util.Optional.empty();
+    }
+
     /** Whether this provider has a continuous archiver (WAL, oplog). */
     default boolean supportsArchiving() {
         return false;

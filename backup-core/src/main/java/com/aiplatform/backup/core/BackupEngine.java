@@ -9,6 +9,7 @@ import com.aiplatform.backup.api.BackupListener;
 import com.aiplatform.backup.api.BackupResult;
 import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.Debris;
+import com.aiplatform.backup.api.DrillReport;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.Problem;
@@ -319,7 +320,7 @@ public final class BackupEngine implements AutoCloseable {
             checks.add(ArtifactReader.check(storage, Catalog.artifactKey(source, id, entry.name()), entry, progress));
         }
         VerifyReport report = new VerifyReport(source, id, checks);
-        catalog.recordCheck(source, id, "verify", report.ok());
+        catalog.recordCheck(source, id, "verify", report.ok(), null);
         if (report.ok()) {
             listener.onEvent(new BackupEvent.Completed(source, id, "verify", progress.elapsed(), progress.bytes()));
         } else {
@@ -474,6 +475,81 @@ public final class BackupEngine implements AutoCloseable {
     /** The platform plan's RPO target for an engine (PostgreSQL 15 min, MongoDB 1 h, Weaviate 24 h). */
     public static Optional<java.time.Duration> defaultRpoTarget(String engine) {
         return RpoCalculator.defaultTarget(engine);
+    }
+
+    /**
+     * A restore drill: restores a backup into a scratch target given by {@code scratch}, times
+     * it, asks the provider to summarise the restored copy and compares that with the summary
+     * recorded at backup time. The result is recorded with the backup (it counts for
+     * keep-at-least-verified and for RTO estimates). A failed restore is a failed drill, not an
+     * exception.
+     */
+    public DrillReport drill(SourceConfig source, String idOrLatest, RestoreOptions scratch) throws IOException {
+        String name = sourceName(source);
+        BackupProvider<SourceConfig> provider = providerFor(source);
+        BackupId id = catalog.resolve(name, idOrLatest);
+        Manifest manifest = catalog.read(name, id, encryption);
+        Instant started = Instant.now();
+        long t0 = System.nanoTime();
+        List<String> differences = new ArrayList<>();
+        long raw = 0;
+        boolean compared = false;
+        try {
+            RestoreReport restored = restore(source, id.value(), scratch);
+            raw = restored.rawBytes();
+            Optional<Map<String, Long>> summary = provider.summarizeRestored(source, manifest, scratch);
+            if (summary.isPresent()) {
+                compared = true;
+                differences.addAll(compareSummaries(manifest.contentSummary(), summary.get()));
+            }
+        } catch (IOException | RuntimeException e) {
+            differences.add("restore failed: " + e.getMessage());
+        }
+        java.time.Duration duration = java.time.Duration.ofNanos(System.nanoTime() - t0);
+        long rate = duration.isZero() ? 0 : (long) (raw / (duration.toNanos() / 1e9));
+        DrillReport report = new DrillReport(name, id, started, duration, raw, rate, compared, differences.isEmpty(),
+                differences);
+        catalog.recordCheck(name, id, "drill", report.passed(), ManifestCodec.toJson(report));
+        return report;
+    }
+
+    /** Drills recorded for a source, oldest first. */
+    public List<DrillReport> drills(String source) throws IOException {
+        return catalog.drills(requireSourceName(source));
+    }
+
+    /**
+     * Estimated time to restore the newest backup of a source: its size divided by the median
+     * throughput of the recorded drills. Empty without a backup or a drill.
+     */
+    public Optional<java.time.Duration> rtoEstimate(String source) throws IOException {
+        List<Manifest> backups = list(source);
+        long[] rates = drills(source).stream().filter(DrillReport::passed).mapToLong(DrillReport::bytesPerSecond)
+                .filter(r -> r > 0).sorted().toArray();
+        if (backups.isEmpty() || rates.length == 0) {
+            return Optional.empty();
+        }
+        long median = rates[rates.length / 2];
+        long bytes = backups.get(backups.size() - 1).rawBytes();
+        return Optional.of(java.time.Duration.ofMillis(Math.max(1, bytes * 1000 / median)));
+    }
+
+    private static List<String> compareSummaries(Map<String, Long> recorded, Map<String, Long> restored) {
+        List<String> differences = new ArrayList<>();
+        for (Map.Entry<String, Long> e : new java.util.TreeMap<>(recorded).entrySet()) {
+            Long actual = restored.get(e.getKey());
+            if (actual == null) {
+                differences.add(e.getKey() + ": " + e.getValue() + " at backup time, missing after restore");
+            } else if (!actual.equals(e.getValue())) {
+                differences.add(e.getKey() + ": " + e.getValue() + " at backup time, " + actual + " after restore");
+            }
+        }
+        for (String key : new java.util.TreeSet<>(restored.keySet())) {
+            if (!recorded.containsKey(key)) {
+                differences.add(key + ": not at backup time, " + restored.get(key) + " after restore");
+            }
+        }
+        return differences;
     }
 
     /** Removes the lock of a source left behind by a process that died; true when there was one. */

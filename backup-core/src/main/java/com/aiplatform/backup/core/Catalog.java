@@ -109,16 +109,38 @@ final class Catalog {
     }
 
     /** Records the outcome of a verification or drill; a read-only target only logs a warning. */
-    void recordCheck(String source, BackupId id, String kind, boolean ok) {
+    void recordCheck(String source, BackupId id, String kind, boolean ok, String reportJson) {
         Instant now = Instant.now();
         String key = backupPrefix(source, id) + CHECKS + "/" + now.toEpochMilli() + "-" + kind + ".json";
-        String json = "{\"kind\":\"" + kind + "\",\"ok\":" + ok + ",\"time\":\"" + now + "\"}";
+        String json = "{\"kind\":\"" + kind + "\",\"ok\":" + ok + ",\"time\":\"" + now + "\""
+                + (reportJson == null ? "" : ",\"report\":" + reportJson) + "}";
         try (var upload = storage.create(key)) {
             upload.write(json.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             upload.commit();
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not record the {} result of backup {} of {}: {}", kind, id, source, e.getMessage());
         }
+    }
+
+    /** Every recorded drill of the source's committed backups, oldest first. */
+    List<com.aiplatform.backup.api.DrillReport> drills(String source) throws IOException {
+        List<com.aiplatform.backup.api.DrillReport> reports = new ArrayList<>();
+        for (StorageObject o : storage.list(source + "/backups/")) {
+            if (!o.key().endsWith("-drill.json") || !o.key().contains("/" + CHECKS + "/")) {
+                continue;
+            }
+            try (InputStream in = storage.open(o.key())) {
+                var node = ManifestCodec.JSON.readTree(in.readNBytes(1 << 20));
+                if (node.has("report")) {
+                    reports.add(ManifestCodec.JSON.treeToValue(node.get("report"),
+                            com.aiplatform.backup.api.DrillReport.class));
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("unreadable drill record {}: {}", o.key(), e.getMessage());
+            }
+        }
+        reports.sort(java.util.Comparator.comparing(com.aiplatform.backup.api.DrillReport::startedAt));
+        return reports;
     }
 
     /** Whether the newest recorded verification or drill of a backup passed (false when none). */

@@ -90,6 +90,17 @@ public final class DirectoryBackupProvider implements BackupProvider<DirectoryCo
         };
     }
 
+    /** Counts files, directories, symlinks and bytes of the restored tree, as the backup did. */
+    @Override
+    public java.util.Optional<Map<String, Long>> summarizeRestored(DirectoryConfig config,
+            com.aiplatform.backup.api.Manifest manifest, RestoreOptions options) throws IOException {
+        java.nio.file.Path target = options.targetDirectory().orElseThrow(() -> new IllegalArgumentException(
+                "a drill of directory source '" + config.name() + "' needs a target directory"));
+        TarTree.Summary s = TarTree.summarize(target);
+        return java.util.Optional.of(Map.of("files", s.files(), "directories", s.directories(),
+                "symlinks", s.symlinks(), "bytes", s.bytes()));
+    }
+
     @Override
     public RestoreSession openRestore(DirectoryConfig config, RestoreOptions options) {
         Path target = options.targetDirectory().orElseThrow(() -> new IllegalArgumentException(

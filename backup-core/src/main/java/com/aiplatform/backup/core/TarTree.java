@@ -104,6 +104,28 @@ final class TarTree {
         return new Summary(counts[0], counts[1], counts[2], counts[3]);
     }
 
+    /** The same counts as {@link #write} gives, of a tree on disk. */
+    static Summary summarize(Path root) throws IOException {
+        long[] counts = new long[4];
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                if (p.equals(root)) {
+                    continue;
+                }
+                BasicFileAttributes attrs = Files.readAttributes(p, BasicFileAttributes.class, NOFOLLOW);
+                if (attrs.isSymbolicLink()) {
+                    counts[2]++;
+                } else if (attrs.isDirectory()) {
+                    counts[1]++;
+                } else if (attrs.isRegularFile()) {
+                    counts[0]++;
+                    counts[3] += attrs.size();
+                }
+            }
+        }
+        return new Summary(counts[0], counts[1], counts[2], counts[3]);
+    }
+
     private static int mode(Path path) throws IOException {
         Set<PosixFilePermission> perms = Files.getPosixFilePermissions(path, NOFOLLOW);
         int mode = 0;

@@ -101,6 +101,47 @@ public final class PostgresBackupProvider implements BackupProvider<PostgresConf
         };
     }
 
+    /**
+     * Logical backups: counts the rows of every table the backup recorded, in the database the
+     * drill restored into ({@code target-url}, else the source's database). Physical backups
+     * cannot be looked at without a server running on the restored directory: not compared.
+     */
+    @Override
+    public java.util.Optional<java.util.Map<String, Long>> summarizeRestored(PostgresConfig config,
+            com.aiplatform.backup.api.Manifest manifest, RestoreOptions options) throws IOException {
+        if (!METHOD_LOGICAL.equals(manifest.method())) {
+            return java.util.Optional.empty();
+        }
+        PostgresConfig.Builder target = PostgresConfig.builder(config.name()).host(config.host()).port(config.port())
+                .database(config.database()).user(config.user()).password(config.password().orElse(null))
+                .connectTimeout(config.connectTimeout()).mode(PostgresConfig.Mode.LOGICAL);
+        options.option("target-url").ifPresent(target::url);
+        PostgresConfig t = target.build();
+        java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+        try (java.sql.Connection c = PgJdbc.connect(t, t.database()); java.sql.Statement st = c.createStatement()) {
+            for (String key : manifest.contentSummary().keySet()) {
+                int dot = key.indexOf('.');
+                if (dot < 0) {
+                    continue;
+                }
+                String table = quote(key.substring(0, dot)) + "." + quote(key.substring(dot + 1));
+                try (java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
+                    rs.next();
+                    counts.put(key, rs.getLong(1));
+                } catch (java.sql.SQLException missing) {
+                    // left out: the comparison reports the table as missing
+                }
+            }
+        } catch (java.sql.SQLException e) {
+            throw PgJdbc.describe(t, t.database(), e);
+        }
+        return java.util.Optional.of(counts);
+    }
+
+    private static String quote(String identifier) {
+        return '"' + identifier.replace("\"", "\"\"") + '"';
+    }
+
     /** Physical sources have a continuous WAL archiver. */
     @Override
     public boolean supportsArchiving() {

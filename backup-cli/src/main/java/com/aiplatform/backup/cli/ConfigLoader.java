@@ -50,7 +50,9 @@ import java.util.regex.Pattern;
 final class ConfigLoader {
     /** What source and storage names must look like: they become folder names on storage. */
     static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]*");
-    static final Set<String> TOP_LEVEL = Set.of("storage", "compression", "encryption", "sources");
+    static final Set<String> TOP_LEVEL = Set.of("storage", "compression", "encryption", "retention", "sources");
+    /** Fields of a source block that the CLI itself reads; the rest goes to the source's provider. */
+    static final Set<String> SOURCE_POLICY_FIELDS = Set.of("retention", "rpo-target");
     static final Set<String> ENCRYPTION_FIELDS = Set.of("keyset-file", "keyset-env");
 
     private final Map<String, StorageTargetProvider> storageProviders;
@@ -102,8 +104,12 @@ final class ConfigLoader {
             openStorage(root.get("storage"), storage);
             Map<String, SourceConfig> sources = new LinkedHashMap<>();
             Map<String, String> engines = new LinkedHashMap<>();
-            parseSources(root.get("sources"), sources, engines);
-            return new LoadedConfig(storage, compression, encryption, sources, engines);
+            RetentionSettings globalRetention = root.get("retention") == null ? RetentionSettings.defaults()
+                    : RetentionSettings.parse("retention", stringKeys("retention", mapOf("retention", root.get("retention"))));
+            Map<String, RetentionSettings> retention = new LinkedHashMap<>();
+            Map<String, java.time.Duration> rpoTargets = new LinkedHashMap<>();
+            parseSources(root.get("sources"), sources, engines, globalRetention, retention, rpoTargets);
+            return new LoadedConfig(storage, compression, encryption, sources, engines, retention, rpoTargets);
         } catch (RuntimeException e) {
             for (StorageTarget target : storage.values()) {
                 try {
@@ -175,7 +181,9 @@ final class ConfigLoader {
         }
     }
 
-    private void parseSources(Object value, Map<String, SourceConfig> sources, Map<String, String> engines) {
+    private void parseSources(Object value, Map<String, SourceConfig> sources, Map<String, String> engines,
+                              RetentionSettings globalRetention, Map<String, RetentionSettings> retention,
+                              Map<String, java.time.Duration> rpoTargets) {
         if (value == null) {
             return;
         }
@@ -194,9 +202,18 @@ final class ConfigLoader {
                 throw new IllegalArgumentException("unknown source type '" + type + "' at " + where + ".type; known types: "
                         + known(backupProviders.keySet()));
             }
-            SourceConfig config = provider.parseConfig(name, new Settings(where, withoutNameAndType(entry)));
+            Map<String, Object> providerFields = withoutNameAndType(entry);
+            SOURCE_POLICY_FIELDS.forEach(providerFields::remove);
+            SourceConfig config = provider.parseConfig(name, new Settings(where, providerFields));
             sources.put(name, config);
             engines.put(name, type);
+            Object sourceRetention = entry.get("retention");
+            retention.put(name, sourceRetention == null ? globalRetention : RetentionSettings.parse(where + ".retention",
+                    stringKeys(where + ".retention", mapOf(where + ".retention", sourceRetention))));
+            Object target = entry.get("rpo-target");
+            if (target != null) {
+                rpoTargets.put(name, Settings.parseDuration(where + ".rpo-target", String.valueOf(target)));
+            }
         }
     }
 
@@ -314,6 +331,13 @@ final class ConfigLoader {
             copy.put(e.getKey().toString(), e.getValue());
         }
         return copy;
+    }
+
+    private static Map<?, ?> mapOf(String where, Object value) {
+        if (!(value instanceof Map<?, ?> map)) {
+            throw new IllegalArgumentException(where + " must be a map of fields");
+        }
+        return map;
     }
 
     private static Map<String, Object> withoutNameAndType(Map<String, Object> entry) {

@@ -23,16 +23,21 @@ import java.util.Optional;
  * @param encryption    the key provider, or empty when backups are not encrypted
  * @param sources       validated source configurations by name, in the order configured
  * @param sourceEngines the engine ({@code type}) of each source, by name
+ * @param retention     the retention settings of each source (its own block, or the top-level one)
+ * @param rpoTargets    RPO targets configured per source ({@code rpo-target}); absent: the engine's default
  */
 record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
                     Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
-                    Map<String, String> sourceEngines) implements AutoCloseable {
+                    Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
+                    Map<String, java.time.Duration> rpoTargets) implements AutoCloseable {
     LoadedConfig {
         Objects.requireNonNull(compression, "compression");
         storage = Collections.unmodifiableMap(new LinkedHashMap<>(storage));
         encryption = encryption == null ? Optional.empty() : encryption;
         sources = Collections.unmodifiableMap(new LinkedHashMap<>(sources));
         sourceEngines = Collections.unmodifiableMap(new LinkedHashMap<>(sourceEngines));
+        retention = Collections.unmodifiableMap(new LinkedHashMap<>(retention == null ? Map.of() : retention));
+        rpoTargets = Collections.unmodifiableMap(new LinkedHashMap<>(rpoTargets == null ? Map.of() : rpoTargets));
         if (storage.isEmpty()) {
             throw new IllegalArgumentException("storage must list at least one target");
         }
@@ -52,6 +57,12 @@ record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
     }
 
     /** The configured source named {@code name}. */
+    /** The retention settings of a configured source. */
+    RetentionSettings retentionOf(String name) {
+        source(name);
+        return retention.getOrDefault(name, RetentionSettings.defaults());
+    }
+
     SourceConfig source(String name) {
         SourceConfig config = sources.get(name);
         if (config == null) {

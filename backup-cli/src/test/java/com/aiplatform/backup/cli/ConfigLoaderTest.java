@@ -80,8 +80,9 @@ class ConfigLoaderTest {
         assertRejected("""
                 storage:
                   - { name: local, type: filesystem, path: %s }
-                retention: { keep-daily: 14 }
-                """.formatted(storage), "unknown top-level field 'retention'", "allowed: compression, encryption, sources, storage");
+                schedule: { daily: "02:00" }
+                """.formatted(storage), "unknown top-level field 'schedule'",
+                "allowed: compression, encryption, retention, sources, storage");
     }
 
     @Test

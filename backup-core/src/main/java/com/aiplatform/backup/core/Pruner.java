@@ -82,7 +82,10 @@ final class Pruner {
         List<SegmentEntry> unneeded = new ArrayList<>();
         Instant previous = Instant.MIN;
         for (SegmentEntry s : byName) {
-            Span span = new Span(s, previous, s.coveredUntil());
+            // Changes in a segment were made after the previous segment's coveredUntil (the source
+            // had not written past that segment then) and before this one was stored.
+            Instant to = s.storedAt() != null && s.storedAt().isAfter(s.coveredUntil()) ? s.storedAt() : s.coveredUntil();
+            Span span = new Span(s, previous, to);
             previous = s.coveredUntil();
             boolean needed = needs.stream().anyMatch(n -> span.from().isBefore(n.to())
                     && !span.to().isBefore(n.from()));

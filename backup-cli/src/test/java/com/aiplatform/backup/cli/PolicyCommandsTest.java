@@ -96,6 +96,23 @@ class PolicyCommandsTest {
     }
 
     @Test
+    void copyToASecondTargetThenVerifyThere() throws Exception {
+        Path two = Files.writeString(tmp.resolve("two.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                  - { name: offline, type: filesystem, path: %s }
+                sources:
+                  - { name: cfg, type: directory, path: %s }
+                """.formatted(tmp.resolve("backups"), tmp.resolve("offline"), tmp.resolve("etc")));
+        assertThat(run("--config", two.toString(), "backup", "cfg").code()).isZero();
+        Result copy = run("--config", two.toString(), "copy", "cfg", "latest", "--to", "offline");
+        assertThat(copy.code()).as(copy.err()).isZero();
+        assertThat(copy.out()).contains("copied cfg", "offline", "verified");
+        Result verify = run("--config", two.toString(), "--storage", "offline", "verify", "cfg", "latest");
+        assertThat(verify.code()).as(verify.err()).isZero();
+    }
+
+    @Test
     void badRetentionIsRefusedAtLoadNamingTheField() throws Exception {
         Path bad = Files.writeString(tmp.resolve("bad.yaml"), """
                 storage:

@@ -552,6 +552,66 @@ public final class BackupEngine implements AutoCloseable {
         return differences;
     }
 
+    /**
+     * Copies a committed backup to another storage target (a remote or offline tier): every
+     * artifact is hashed while it is copied and must match its manifest before the copy is
+     * committed there, and the manifest is written last, so the copy exists only when whole.
+     * Artifacts already on the destination from an interrupted copy are checked and kept.
+     *
+     * @return the manifest, as now stored on {@code destination}
+     * @throws IntegrityException when an artifact does not match its manifest; nothing is committed for it
+     */
+    public Manifest copy(String source, String idOrLatest, StorageTarget destination) throws IOException {
+        requireSourceName(source);
+        BackupId id = catalog.resolve(source, idOrLatest);
+        Manifest manifest = catalog.read(source, id, encryption);
+        String manifestKey = Catalog.manifestKey(source, id);
+        if (destination.stat(manifestKey).isPresent()) {
+            return new Catalog(destination).read(source, id, encryption);
+        }
+        for (ArtifactEntry entry : manifest.artifacts()) {
+            String key = Catalog.artifactKey(source, id, entry.name());
+            if (destination.stat(key).isPresent()) {
+                VerifyReport.ArtifactCheck existing = ArtifactReader.check(destination, key, entry, n -> { });
+                if (!existing.ok()) {
+                    throw new IntegrityException(entry.name(), "copy of backup " + id + " to storage '"
+                            + destination.name() + "': an object " + key + " is there already and does not match: "
+                            + existing.reason());
+                }
+                continue;
+            }
+            copyVerified(key, entry, destination);
+        }
+        try (InputStream in = storage.open(manifestKey); ObjectUpload upload = destination.create(manifestKey)) {
+            in.transferTo(upload);
+            upload.commit();
+        }
+        Manifest copied = new Catalog(destination).read(source, id, encryption);
+        LOG.info("copied backup {} of {} to storage '{}'", id, source, destination.name());
+        return copied;
+    }
+
+    private void copyVerified(String key, ArtifactEntry entry, StorageTarget destination) throws IOException {
+        java.security.MessageDigest digest = Sha256.newDigest();
+        long count = 0;
+        byte[] buffer = new byte[256 * 1024];
+        try (InputStream in = storage.open(key); ObjectUpload upload = destination.create(key)) {
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                digest.update(buffer, 0, n);
+                upload.write(buffer, 0, n);
+                count += n;
+            }
+            String actual = java.util.HexFormat.of().formatHex(digest.digest());
+            if (count != entry.storedSize() || !actual.equals(entry.storedSha256())) {
+                throw new IntegrityException(entry.name(), "artifact " + entry.name() + " does not match its manifest "
+                        + "while copying to storage '" + destination.name() + "' (" + count + " bytes, SHA-256 "
+                        + actual + "); the copy was not committed");
+            }
+            upload.commit();
+        }
+    }
+
     /** Removes the lock of a source left behind by a process that died; true when there was one. */
     public boolean breakLock(String source) throws IOException {
         return SourceLock.breakLock(storage, requireSourceName(source));

@@ -77,7 +77,7 @@ final class ArtifactReader {
     }
 
     /** Hashes and counts stored bytes; at end of stream compares them with the manifest. */
-    static final class VerifyingInputStream extends FilterInputStream {
+    static final class VerifyingInputStream extends ChunkReadingStream {
         private final ArtifactEntry entry;
         private final MessageDigest digest = Sha256.newDigest();
         private long count;
@@ -88,12 +88,6 @@ final class ArtifactReader {
             this.entry = entry;
         }
 
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
@@ -111,24 +105,6 @@ final class ArtifactReader {
             return n;
         }
 
-        @Override
-        public long skip(long n) throws IOException {
-            byte[] buffer = new byte[(int) Math.min(BUFFER, Math.max(n, 1))];
-            long skipped = 0;
-            while (skipped < n) {
-                int r = read(buffer, 0, (int) Math.min(buffer.length, n - skipped));
-                if (r < 0) {
-                    break;
-                }
-                skipped += r;
-            }
-            return skipped;
-        }
-
-        @Override
-        public boolean markSupported() {
-            return false;
-        }
 
         void drainAndCheck() throws IOException {
             byte[] buffer = new byte[BUFFER];
@@ -155,7 +131,7 @@ final class ArtifactReader {
     }
 
     /** The decoded stream handed to providers: counts raw bytes and verifies the stored object at its end. */
-    private static final class DecodedStream extends FilterInputStream {
+    private static final class DecodedStream extends ChunkReadingStream {
         private final VerifyingInputStream stored;
         private final ArtifactEntry entry;
         private final LongConsumer progress;
@@ -169,12 +145,6 @@ final class ArtifactReader {
             this.progress = progress;
         }
 
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
@@ -201,6 +171,27 @@ final class ArtifactReader {
                 }
             }
             return n;
+        }
+
+    }
+
+    /**
+     * A filter whose single-byte read and skip go through its {@code read(byte[], int, int)}, so
+     * subclasses see every byte in one place; no mark/reset.
+     */
+    private abstract static class ChunkReadingStream extends FilterInputStream {
+        ChunkReadingStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public abstract int read(byte[] b, int off, int len) throws IOException;
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

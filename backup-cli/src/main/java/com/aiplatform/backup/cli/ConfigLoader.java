@@ -101,7 +101,8 @@ final class ConfigLoader {
         Optional<KeyProvider> encryption = encryption(root.get("encryption"));
         Map<String, StorageTarget> storage = new LinkedHashMap<>();
         try {
-            openStorage(root.get("storage"), storage);
+            Map<String, Set<String>> tiers = new LinkedHashMap<>();
+            openStorage(root.get("storage"), storage, tiers);
             Map<String, SourceConfig> sources = new LinkedHashMap<>();
             Map<String, String> engines = new LinkedHashMap<>();
             RetentionSettings globalRetention = root.get("retention") == null ? RetentionSettings.defaults()
@@ -109,7 +110,7 @@ final class ConfigLoader {
             Map<String, RetentionSettings> retention = new LinkedHashMap<>();
             Map<String, java.time.Duration> rpoTargets = new LinkedHashMap<>();
             parseSources(root.get("sources"), sources, engines, globalRetention, retention, rpoTargets);
-            return new LoadedConfig(storage, compression, encryption, sources, engines, retention, rpoTargets);
+            return new LoadedConfig(storage, compression, encryption, sources, engines, retention, rpoTargets, tiers);
         } catch (RuntimeException e) {
             for (StorageTarget target : storage.values()) {
                 try {
@@ -155,7 +156,11 @@ final class ConfigLoader {
         return stringKeys("configuration", map);
     }
 
-    private void openStorage(Object value, Map<String, StorageTarget> opened) {
+    /** Rules a storage tier may hold ({@code holds: [monthly, yearly]}); {@code all} means every kept backup. */
+    static final Set<String> TIER_RULES = Set.of("hourly", "daily", "weekly", "monthly", "yearly", "last", "within",
+            "verified", "all");
+
+    private void openStorage(Object value, Map<String, StorageTarget> opened, Map<String, Set<String>> tiers) {
         if (value == null) {
             throw new IllegalArgumentException("missing required field storage (a list of targets such as "
                     + "{ name: local, type: filesystem, path: /var/backups/platform })");
@@ -177,7 +182,24 @@ final class ConfigLoader {
                 throw new IllegalArgumentException("unknown storage type '" + type + "' at " + where + ".type; known types: "
                         + known(storageProviders.keySet()));
             }
-            opened.put(name, provider.open(name, new Settings(where, withoutNameAndType(entry))));
+            Map<String, Object> fields = withoutNameAndType(entry);
+            Object holds = fields.remove("holds");
+            if (holds != null) {
+                if (i == 0) {
+                    throw new IllegalArgumentException(where + ".holds: the first storage target is the primary and "
+                            + "holds every backup; give holds to the other targets");
+                }
+                Set<String> rules = new java.util.TreeSet<>(new Settings(where, Map.of("holds", holds)).strings("holds"));
+                for (String rule : rules) {
+                    if (!TIER_RULES.contains(rule)) {
+                        throw new IllegalArgumentException(where + ".holds: '" + rule + "' is not one of "
+                                + String.join(", ", new java.util.TreeSet<>(TIER_RULES)));
+                    }
+                }
+                rules.remove("all");
+                tiers.put(name, rules);
+            }
+            opened.put(name, provider.open(name, new Settings(where, fields)));
         }
     }
 

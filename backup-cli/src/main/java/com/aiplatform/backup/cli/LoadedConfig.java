@@ -25,11 +25,14 @@ import java.util.Optional;
  * @param sourceEngines the engine ({@code type}) of each source, by name
  * @param retention     the retention settings of each source (its own block, or the top-level one)
  * @param rpoTargets    RPO targets configured per source ({@code rpo-target}); absent: the engine's default
+ * @param tiers         storage targets other than the primary that hold backups by rule ({@code holds}),
+ *                      with their rules (empty: every kept backup)
  */
 record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
                     Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
                     Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
-                    Map<String, java.time.Duration> rpoTargets) implements AutoCloseable {
+                    Map<String, java.time.Duration> rpoTargets, Map<String, java.util.Set<String>> tiers)
+        implements AutoCloseable {
     LoadedConfig {
         Objects.requireNonNull(compression, "compression");
         storage = Collections.unmodifiableMap(new LinkedHashMap<>(storage));
@@ -38,6 +41,7 @@ record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
         sourceEngines = Collections.unmodifiableMap(new LinkedHashMap<>(sourceEngines));
         retention = Collections.unmodifiableMap(new LinkedHashMap<>(retention == null ? Map.of() : retention));
         rpoTargets = Collections.unmodifiableMap(new LinkedHashMap<>(rpoTargets == null ? Map.of() : rpoTargets));
+        tiers = Collections.unmodifiableMap(new LinkedHashMap<>(tiers == null ? Map.of() : tiers));
         if (storage.isEmpty()) {
             throw new IllegalArgumentException("storage must list at least one target");
         }

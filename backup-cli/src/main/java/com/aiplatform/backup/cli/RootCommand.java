@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
         versionProvider = RootCommand.Version.class,
         description = "Backs up, lists, verifies and restores the platform's databases and configuration folders.",
         subcommands = {BackupCommand.class, ListCommand.class, VerifyCommand.class, RestoreCommand.class,
-                ArchiveCommand.class, CopyCommand.class, PruneCommand.class, RpoCommand.class, DrillCommand.class,
+                ArchiveCommand.class, CopyCommand.class, PlaceCommand.class, PruneCommand.class, RpoCommand.class, DrillCommand.class,
                 KeygenCommand.class, DemoCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed (I/O, storage, source, key), 2 bad usage or configuration, "
                 + "3 integrity check failed, 4 RPO target breached (rpo), 70 internal error."})
@@ -46,7 +46,7 @@ final class RootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, prune, rpo, drill, keygen, demo (see 'backupctl --help')");
+        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, place, prune, rpo, drill, keygen, demo (see 'backupctl --help')");
         return BackupCtl.USAGE;
     }
 

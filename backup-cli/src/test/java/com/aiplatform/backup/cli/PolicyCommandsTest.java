@@ -113,6 +113,36 @@ class PolicyCommandsTest {
     }
 
     @Test
+    void placeFillsATierWithTheBackupsItsRulesHold() throws Exception {
+        Path tiers = Files.writeString(tmp.resolve("tiers.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                  - { name: offline, type: filesystem, path: %s, holds: [last] }
+                retention: { keep-last: 2, keep-daily: 0, keep-weekly: 0, keep-monthly: 0 }
+                sources:
+                  - { name: cfg, type: directory, path: %s }
+                """.formatted(tmp.resolve("backups"), tmp.resolve("offline"), tmp.resolve("etc")));
+        for (int i = 0; i < 3; i++) {
+            assertThat(run("--config", tiers.toString(), "backup", "cfg").code()).isZero();
+        }
+        Result place = run("--config", tiers.toString(), "place", "--json");
+        assertThat(place.code()).as(place.err()).isZero();
+        assertThat(place.json().get(0).get("copied")).hasSize(2);
+        Result list = run("--config", tiers.toString(), "--storage", "offline", "list", "cfg", "--json");
+        assertThat(list.json()).hasSize(2);
+        Path badTier = Files.writeString(tmp.resolve("bad-tier.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                  - { name: offline, type: filesystem, path: %s, holds: [fortnightly] }
+                sources:
+                  - { name: cfg, type: directory, path: %s }
+                """.formatted(tmp.resolve("backups"), tmp.resolve("offline"), tmp.resolve("etc")));
+        Result bad = run("--config", badTier.toString(), "place");
+        assertThat(bad.code()).isEqualTo(BackupCtl.USAGE);
+        assertThat(bad.err()).contains("storage[offline].holds").contains("fortnightly");
+    }
+
+    @Test
     void badRetentionIsRefusedAtLoadNamingTheField() throws Exception {
         Path bad = Files.writeString(tmp.resolve("bad.yaml"), """
                 storage:

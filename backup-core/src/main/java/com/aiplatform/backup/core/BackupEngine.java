@@ -12,6 +12,7 @@ import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.DrillReport;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
+import com.aiplatform.backup.api.PlacementReport;
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.api.RestoreReport;
@@ -589,6 +590,59 @@ public final class BackupEngine implements AutoCloseable {
         Manifest copied = new Catalog(destination).read(source, id, encryption);
         LOG.info("copied backup {} of {} to storage '{}'", id, source, destination.name());
         return copied;
+    }
+
+    /**
+     * Places a source's backups on another storage tier by rule: the tier holds the backups the
+     * policy keeps for one of {@code rules} ({@code daily}, {@code weekly}, {@code monthly},
+     * {@code yearly}, {@code hourly}, {@code last}, {@code within}, {@code verified}; empty = every
+     * kept backup) and the parents they need. Missing ones are copied (verified, manifest last);
+     * backups on the tier that no longer qualify are removed from it, manifest first, under the
+     * tier's lock for the source.
+     */
+    public PlacementReport place(String source, RetentionPolicy policy, StorageTarget tier,
+                                 java.util.Set<String> rules) throws IOException {
+        requireSourceName(source);
+        if (tier.name().equals(storage.name())) {
+            throw new IllegalArgumentException("storage '" + tier.name() + "' is the primary target, not a tier");
+        }
+        PrunePlan plan = planPrune(source, policy, java.time.Duration.ofDays(36500));
+        Map<BackupId, Manifest> manifests = new java.util.HashMap<>();
+        for (Manifest m : catalog.list(source, encryption)) {
+            manifests.put(m.backupId(), m);
+        }
+        java.util.LinkedHashSet<BackupId> held = new java.util.LinkedHashSet<>();
+        for (PrunePlan.Entry e : plan.backups()) {
+            boolean byRule = e.keep() && (rules.isEmpty() || e.reasons().stream()
+                    .anyMatch(r -> rules.contains(r.split(" ", 2)[0].replace(",", ""))));
+            if (byRule) {
+                for (BackupId id = e.backupId(); id != null && manifests.containsKey(id); id = manifests.get(id).parent()) {
+                    held.add(id);
+                }
+            }
+        }
+        List<BackupId> copied = new ArrayList<>();
+        List<BackupId> removed = new ArrayList<>();
+        try (SourceLock lock = SourceLock.acquire(tier, source, "placement", lockWait)) {
+            Catalog tierCatalog = new Catalog(tier);
+            java.util.Set<BackupId> present = new java.util.HashSet<>(tierCatalog.committedIds(source));
+            for (BackupId id : held) {
+                if (!present.contains(id)) {
+                    copy(source, id.value(), tier);
+                    copied.add(id);
+                }
+            }
+            for (BackupId id : present) {
+                if (!held.contains(id)) {
+                    tier.delete(Catalog.manifestKey(source, id));
+                    for (var o : tier.list(Catalog.backupPrefix(source, id))) {
+                        tier.delete(o.key());
+                    }
+                    removed.add(id);
+                }
+            }
+        }
+        return new PlacementReport(source, tier.name(), List.copyOf(held), copied, removed);
     }
 
     private void copyVerified(String key, ArtifactEntry entry, StorageTarget destination) throws IOException {

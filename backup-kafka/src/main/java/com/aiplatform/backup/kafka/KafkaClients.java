@@ -1,0 +1,236 @@
+package com.aiplatform.backup.kafka;
+
+import com.aiplatform.backup.api.Secret;
+import com.aiplatform.backup.api.SourceException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Creates the Kafka clients of one source (or restore target) with the configured timeouts and
+ * security properties, and turns Kafka's failures into {@link SourceException}s whose messages
+ * name the cluster and what was being done, never a secret.
+ */
+final class KafkaClients {
+    private final KafkaConfig config;
+    private final String bootstrapServers;
+    private final String clientIdPrefix;
+
+    KafkaClients(KafkaConfig config, String bootstrapServers, String role) {
+        this.config = config;
+        this.bootstrapServers = bootstrapServers;
+        this.clientIdPrefix = "backup-" + role + "-" + config.name();
+    }
+
+    String bootstrapServers() {
+        return bootstrapServers;
+    }
+
+    KafkaConfig config() {
+        return config;
+    }
+
+    private Properties common(String suffix) throws SourceException {
+        Properties p = new Properties();
+        p.putAll(config.clientProperties());
+        for (var e : config.secretProperties().entrySet()) {
+            Secret secret = e.getValue();
+            String value = secret.reveal();
+            if (value == null) {
+                throw new SourceException("secret for Kafka property " + e.getKey() + " is missing: "
+                        + secret.origin() + " is not set", false);
+            }
+            p.put(e.getKey(), value);
+        }
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        p.put(AdminClientConfig.CLIENT_ID_CONFIG, clientIdPrefix + "-" + suffix);
+        int request = (int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis());
+        p.putIfAbsent(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Integer.toString(request));
+        p.putIfAbsent(AdminClientConfig.SOCKET_CONNECTION_SETUP_TIMEOUT_MS_CONFIG,
+                Long.toString(Math.min(10_000, config.connectTimeout().toMillis())));
+        p.putIfAbsent(AdminClientConfig.SOCKET_CONNECTION_SETUP_TIMEOUT_MAX_MS_CONFIG,
+                Long.toString(Math.max(10_000, config.connectTimeout().toMillis())));
+        p.putIfAbsent(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "1000");
+        return p;
+    }
+
+    /** An admin client; construction failures (unresolvable host, bad property) are reported clearly. */
+    Admin admin() throws SourceException {
+        Properties p = common("admin");
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
+                Integer.toString((int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis())));
+        try {
+            return Admin.create(p);
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka admin client for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
+    }
+
+    /** A consumer that never joins a group and never commits: partitions are assigned and sought by hand. */
+    KafkaConsumer<byte[], byte[]> consumer() throws SourceException {
+        Properties p = common("reader");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, config.isolation().id());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
+                Integer.toString((int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis())));
+        p.putIfAbsent(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, Integer.toString(8 << 20));
+        p.putIfAbsent(ConsumerConfig.FETCH_MAX_BYTES_CONFIG, Integer.toString(64 << 20));
+        p.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
+        p.putIfAbsent(ConsumerConfig.RECEIVE_BUFFER_CONFIG, Integer.toString(1 << 20));
+        p.putIfAbsent(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, "1");
+        try {
+            return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka consumer for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
+    }
+
+    /** An idempotent producer (acks=all), tuned for bulk appends. */
+    KafkaProducer<byte[], byte[]> producer() throws SourceException {
+        Properties p = common("writer");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.putIfAbsent(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
+        p.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20));
+        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "20");
+        p.putIfAbsent(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(64L << 20));
+        p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(64 << 20));
+        p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, Integer.toString(1 << 20));
+        long block = config.requestTimeout().toMillis();
+        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(block));
+        p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
+                Long.toString(Math.max(block, config.requestTimeout().toMillis() + 20_000)));
+        try {
+            return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka producer for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
+    }
+
+    /**
+     * The first request: the cluster id and its brokers within the connect timeout. An unreachable
+     * cluster fails here with a message naming the servers and the timeout.
+     */
+    Cluster connect(Admin admin) throws SourceException {
+        Duration timeout = config.connectTimeout();
+        DescribeClusterResult r = admin.describeCluster(new DescribeClusterOptions()
+                .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeout.toMillis())));
+        String what = "connecting to Kafka at " + bootstrapServers;
+        String clusterId = await(r.clusterId(), timeout.plusSeconds(2), what, "connect-timeout");
+        Collection<Node> nodes = await(r.nodes(), timeout.plusSeconds(2), what, "connect-timeout");
+        return new Cluster(clusterId, nodes.size());
+    }
+
+    /** What {@link #connect} found. */
+    record Cluster(String id, int brokers) {
+    }
+
+    /** Waits for an admin result within the request timeout. */
+    <T> T await(KafkaFuture<T> future, String what) throws SourceException {
+        return await(future, config.requestTimeout().plusSeconds(2), what, "request-timeout");
+    }
+
+    private <T> T await(KafkaFuture<T> future, Duration timeout, String what, String timeoutField)
+            throws SourceException {
+        try {
+            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            SourceException s = new SourceException(what + " was interrupted", true);
+            s.initCause(new InterruptedIOException());
+            throw s;
+        } catch (TimeoutException e) {
+            throw timeout(what, timeoutField, e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof org.apache.kafka.common.errors.TimeoutException) {
+                throw timeout(what, timeoutField, cause);
+            }
+            throw failure(what, cause);
+        }
+    }
+
+    private SourceException timeout(String what, String field, Throwable cause) {
+        Duration limit = field.equals("connect-timeout") ? config.connectTimeout() : config.requestTimeout();
+        return new SourceException(what + ": no answer from " + bootstrapServers + " within "
+                + describe(limit) + " (" + field + "); is the cluster reachable?", true, cause);
+    }
+
+    /** A Kafka failure while doing {@code what}, as a SourceException. */
+    SourceException failure(String what, Throwable cause) {
+        boolean retriable = cause instanceof RetriableException;
+        String kind = cause instanceof AuthenticationException ? "authentication failed"
+                : cause instanceof AuthorizationException ? "not authorized" : "failed";
+        return new SourceException(what + " " + kind + ": " + rootMessage(cause), retriable, cause);
+    }
+
+    static String rootMessage(Throwable t) {
+        Throwable c = t;
+        String message = t.getMessage();
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+            if (c.getMessage() != null) {
+                message = c.getMessage();
+            }
+        }
+        return message == null ? t.getClass().getSimpleName() : message;
+    }
+
+    static String describe(Duration d) {
+        long ms = d.toMillis();
+        if (ms % 1000 == 0) {
+            return (ms / 1000) + " s";
+        }
+        return ms + " ms";
+    }
+
+    static String lower(Enum<?> e) {
+        return e.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Closes quietly within a short bound, so a dead cluster never makes close hang. */
+    static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            if (c instanceof Admin a) {
+                a.close(Duration.ofSeconds(2));
+            } else if (c instanceof KafkaConsumer<?, ?> k) {
+                k.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(2)));
+            } else if (c instanceof KafkaProducer<?, ?> k) {
+                k.close(Duration.ofSeconds(5));
+            } else {
+                c.close();
+            }
+        } catch (Exception ignored) {
+            // closing after a failure; the failure is what matters
+        }
+    }
+}

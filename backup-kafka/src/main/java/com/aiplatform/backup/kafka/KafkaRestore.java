@@ -1,0 +1,592 @@
+package com.aiplatform.backup.kafka;
+
+import com.aiplatform.backup.api.IntegrityException;
+import com.aiplatform.backup.api.Manifest;
+import com.aiplatform.backup.api.SourceException;
+import com.aiplatform.backup.kafka.KafkaMetadata.GroupOffset;
+import com.aiplatform.backup.kafka.KafkaMetadata.PartitionMeta;
+import com.aiplatform.backup.kafka.KafkaMetadata.TopicMeta;
+import com.aiplatform.backup.kafka.PartitionRecordReader.StoredRecord;
+import com.aiplatform.backup.spi.ArtifactSource;
+import com.aiplatform.backup.spi.RestoreOptions;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.ListTopicsOptions;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.Callback;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.IsolationLevel;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+/**
+ * Restores one Kafka backup into a cluster. Every check runs before anything is written
+ * (target topics empty or absent, partition counts, replication factor, chain position, consumer
+ * groups without active members); then missing topics are created with the recorded partition
+ * count and configs, every record is produced to its original partition (idempotent producer,
+ * acks=all, key, value, headers and timestamp as stored; up to
+ * {@link KafkaConfig#partitionConcurrency()} partitions at once, each in order), and finally each consumer group's
+ * committed offsets are translated to the new log and committed.
+ *
+ * <p>Options ({@link RestoreOptions#options()}): see {@link KafkaBackupProvider}.
+ */
+final class KafkaRestore {
+    static final String OPT_TARGET = "target-bootstrap-servers";
+    static final String OPT_REPLICATION = "replication-factor";
+    static final String OPT_ALLOW_NON_EMPTY = "allow-non-empty";
+    static final String OPT_APPEND_CHAIN = "append-chain";
+    static final String OPT_GROUPS = "consumer-groups";
+    static final String RENAME_PREFIX = "rename.";
+    static final Set<String> OPTIONS = Set.of(OPT_TARGET, OPT_REPLICATION, OPT_ALLOW_NON_EMPTY, OPT_APPEND_CHAIN,
+            OPT_GROUPS);
+    private static final Logger LOG = LoggerFactory.getLogger(KafkaRestore.class);
+
+    private final KafkaConfig config;
+    private final KafkaClients clients;
+    private final Optional<Integer> replicationFactor;
+    private final boolean allowNonEmpty;
+    private final boolean appendChain;
+    private final boolean restoreGroups;
+    private final Map<String, String> renames;
+
+    KafkaRestore(KafkaConfig config, RestoreOptions options) {
+        this.config = config;
+        Map<String, String> renames = new TreeMap<>();
+        for (var e : options.options().entrySet()) {
+            String key = e.getKey();
+            if (key.startsWith(RENAME_PREFIX)) {
+                String from = key.substring(RENAME_PREFIX.length());
+                String to = e.getValue() == null ? "" : e.getValue().trim();
+                if (!KafkaConfig.TOPIC_NAME.matcher(to).matches() || to.equals(".") || to.equals("..")) {
+                    throw new IllegalArgumentException("option " + key + ": '" + to
+                            + "' is not a valid topic name ([a-zA-Z0-9._-], 1-249 characters)");
+                }
+                renames.put(from, to);
+            } else if (!OPTIONS.contains(key)) {
+                throw new IllegalArgumentException("unknown Kafka restore option '" + key + "'; allowed: "
+                        + String.join(", ", new TreeSet<>(OPTIONS)) + ", rename.<topic>");
+            }
+        }
+        this.renames = Map.copyOf(renames);
+        String target = options.option(OPT_TARGET).map(String::trim).orElse(config.bootstrapServers());
+        try {
+            KafkaConfig.builder(config.name()).bootstrapServers(target).topic("x").build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("option " + OPT_TARGET + ": " + e.getMessage());
+        }
+        this.clients = new KafkaClients(config, target, "restore");
+        this.replicationFactor = options.option(OPT_REPLICATION).map(v -> {
+            try {
+                int rf = Integer.parseInt(v.trim());
+                if (rf < 1 || rf > Short.MAX_VALUE) {
+                    throw new NumberFormatException();
+                }
+                return rf;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("option " + OPT_REPLICATION + " must be a positive whole number, not '"
+                        + v + "'");
+            }
+        });
+        this.allowNonEmpty = bool(options, OPT_ALLOW_NON_EMPTY, false) || options.overwrite();
+        this.appendChain = bool(options, OPT_APPEND_CHAIN, false);
+        this.restoreGroups = bool(options, OPT_GROUPS, true);
+    }
+
+    private static boolean bool(RestoreOptions options, String key, boolean fallback) {
+        return options.option(key).map(v -> {
+            if (v.trim().equalsIgnoreCase("true")) {
+                return true;
+            }
+            if (v.trim().equalsIgnoreCase("false")) {
+                return false;
+            }
+            throw new IllegalArgumentException("option " + key + " must be true or false, not '" + v + "'");
+        }).orElse(fallback);
+    }
+
+    void run(ArtifactSource source) throws IOException {
+        Manifest manifest = source.manifest();
+        KafkaMetadata meta;
+        try (InputStream in = source.open(KafkaMetadata.ARTIFACT)) {
+            meta = KafkaMetadata.read(in);
+        }
+        boolean incremental = "incremental".equals(meta.kind());
+        if (incremental && !appendChain) {
+            throw new IllegalArgumentException("backup " + manifest.backupId() + " is an incremental on "
+                    + meta.parent() + ": restore its chain in order, the full backup first, then each incremental "
+                    + "with option " + OPT_APPEND_CHAIN + "=true");
+        }
+        Map<String, String> targetOf = new LinkedHashMap<>();
+        for (TopicMeta t : meta.topics()) {
+            targetOf.put(t.name(), renames.getOrDefault(t.name(), t.name()));
+        }
+        for (String from : renames.keySet()) {
+            if (!targetOf.containsKey(from)) {
+                throw new IllegalArgumentException("option " + RENAME_PREFIX + from + ": topic '" + from
+                        + "' is not in backup " + manifest.backupId() + " (its topics: "
+                        + String.join(", ", targetOf.keySet()) + ")");
+            }
+        }
+        if (Set.copyOf(targetOf.values()).size() != targetOf.size()) {
+            throw new IllegalArgumentException("options " + RENAME_PREFIX + "* map two topics of backup "
+                    + manifest.backupId() + " onto the same target topic: " + targetOf);
+        }
+        Admin admin = clients.admin();
+        try {
+            KafkaClients.Cluster cluster = clients.connect(admin);
+            Target target = inspect(admin, meta, targetOf);
+            List<String> problems = problems(meta, targetOf, target, cluster, manifest, incremental);
+            if (restoreGroups) {
+                problems.addAll(activeGroups(admin, meta));
+            }
+            if (!problems.isEmpty()) {
+                throw new SourceException("restore of backup " + manifest.backupId() + " into Kafka at "
+                        + clients.bootstrapServers() + " refused, nothing was written: "
+                        + String.join("; ", problems), false);
+            }
+            createTopics(admin, meta, targetOf, target);
+            Map<String, PartitionState> states = produce(source, meta, targetOf, target, incremental);
+            int committed = restoreGroups ? commitGroups(admin, meta, targetOf, states, incremental) : 0;
+            long records = states.values().stream().mapToLong(s -> s.acked.get()).sum();
+            LOG.info("restored backup {} into {}: {} records in {} partitions of {} topics, {} consumer-group offsets",
+                    manifest.backupId(), clients.bootstrapServers(), records, states.size(), meta.topics().size(),
+                    committed);
+        } catch (KafkaException e) {
+            throw clients.failure("restore of backup " + manifest.backupId() + " into " + clients.bootstrapServers(), e);
+        } finally {
+            KafkaClients.closeQuietly(admin);
+        }
+    }
+
+    /** What the target cluster has for the backup's topics. */
+    private record Target(Map<String, TopicDescription> existing, Map<TopicPartition, Long> ends,
+                          Map<TopicPartition, Long> starts) {
+    }
+
+    private Target inspect(Admin admin, KafkaMetadata meta, Map<String, String> targetOf) throws SourceException {
+        Set<String> names = clients.await(admin.listTopics(new ListTopicsOptions().listInternal(true)).names(),
+                "listing topics at " + clients.bootstrapServers());
+        List<String> present = targetOf.values().stream().filter(names::contains).toList();
+        Map<String, TopicDescription> existing = present.isEmpty() ? Map.of()
+                : clients.await(admin.describeTopics(present).allTopicNames(), "describing target topics " + present);
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
+        existing.forEach((name, d) -> d.partitions().forEach(p -> {
+            latest.put(new TopicPartition(name, p.partition()), OffsetSpec.latest());
+            earliest.put(new TopicPartition(name, p.partition()), OffsetSpec.earliest());
+        }));
+        Map<TopicPartition, Long> ends = new HashMap<>();
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        if (!latest.isEmpty()) {
+            ListOffsetsOptions opts = new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED);
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> e = clients.await(
+                    admin.listOffsets(latest, opts).all(), "reading end offsets of target topics " + present);
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> s = clients.await(
+                    admin.listOffsets(earliest, opts).all(), "reading start offsets of target topics " + present);
+            e.forEach((tp, i) -> ends.put(tp, i.offset()));
+            s.forEach((tp, i) -> starts.put(tp, i.offset()));
+        }
+        return new Target(existing, ends, starts);
+    }
+
+    private List<String> problems(KafkaMetadata meta, Map<String, String> targetOf, Target target,
+                                  KafkaClients.Cluster cluster, Manifest manifest, boolean incremental) {
+        List<String> problems = new ArrayList<>();
+        for (TopicMeta t : meta.topics()) {
+            String name = targetOf.get(t.name());
+            String label = "target topic '" + name + "'" + (name.equals(t.name()) ? "" : " (from '" + t.name() + "')");
+            TopicDescription d = target.existing().get(name);
+            if (d == null) {
+                int rf = replicationFactor.orElse(t.replicationFactor());
+                if (rf > cluster.brokers()) {
+                    problems.add(label + " would need replication factor " + rf + " but the target cluster has "
+                            + cluster.brokers() + " broker" + (cluster.brokers() == 1 ? "" : "s")
+                            + "; set option " + OPT_REPLICATION);
+                }
+                if (incremental) {
+                    long before = t.partitions().stream().mapToLong(PartitionMeta::recordsBefore).sum();
+                    if (before > 0) {
+                        problems.add(label + " does not exist but the backups before " + manifest.backupId()
+                                + " in its chain hold " + before + " records for it: restore the chain in order, "
+                                + "the full backup first");
+                    }
+                }
+                continue;
+            }
+            if (d.partitions().size() < t.partitionCount()) {
+                problems.add(label + " has " + d.partitions().size() + " partitions but the backup has "
+                        + t.partitionCount());
+                continue;
+            }
+            if (allowNonEmpty) {
+                continue;
+            }
+            if (incremental) {
+                for (PartitionMeta p : t.partitions()) {
+                    long end = target.ends().getOrDefault(new TopicPartition(name, p.partition()), 0L);
+                    if (end != p.recordsBefore()) {
+                        problems.add(label + " partition " + p.partition() + " ends at offset " + end
+                                + " but the backups before " + manifest.backupId() + " in its chain restore "
+                                + p.recordsBefore() + " records there: restore the chain in order, each backup once"
+                                + " (or set " + OPT_ALLOW_NON_EMPTY + "=true to append anyway)");
+                    }
+                }
+            } else {
+                long records = 0;
+                for (var e : target.ends().entrySet()) {
+                    if (e.getKey().topic().equals(name)) {
+                        records += e.getValue() - target.starts().getOrDefault(e.getKey(), 0L);
+                    }
+                }
+                if (records > 0) {
+                    problems.add(label + " is not empty (" + records + " records); restore under another name with "
+                            + "option " + RENAME_PREFIX + t.name() + "=NEW_NAME, or set " + OPT_ALLOW_NON_EMPTY
+                            + "=true to append");
+                }
+            }
+        }
+        return problems;
+    }
+
+    private List<String> activeGroups(Admin admin, KafkaMetadata meta) throws SourceException {
+        Set<String> ids = new TreeSet<>();
+        meta.groups().forEach(g -> ids.add(g.group()));
+        List<String> problems = new ArrayList<>();
+        if (ids.isEmpty()) {
+            return problems;
+        }
+        Map<String, KafkaFuture<ConsumerGroupDescription>> described = admin.describeConsumerGroups(ids)
+                .describedGroups();
+        for (String id : ids) {
+            try {
+                ConsumerGroupDescription d = clients.await(described.get(id),
+                        "describing consumer group '" + id + "' in the target");
+                if (!d.members().isEmpty()) {
+                    problems.add("consumer group '" + id + "' has " + d.members().size()
+                            + " active members in the target cluster; stop them, or set " + OPT_GROUPS + "=false");
+                }
+            } catch (SourceException e) {
+                if (!(e.getCause() instanceof GroupIdNotFoundException)) {
+                    throw e;
+                }
+            }
+        }
+        return problems;
+    }
+
+    private void createTopics(Admin admin, KafkaMetadata meta, Map<String, String> targetOf, Target target)
+            throws SourceException {
+        List<NewTopic> create = new ArrayList<>();
+        for (TopicMeta t : meta.topics()) {
+            String name = targetOf.get(t.name());
+            if (!target.existing().containsKey(name)) {
+                int rf = replicationFactor.orElse(t.replicationFactor());
+                create.add(new NewTopic(name, Optional.of(t.partitionCount()), Optional.of((short) rf))
+                        .configs(t.configs()));
+            }
+        }
+        if (!create.isEmpty()) {
+            List<String> names = create.stream().map(NewTopic::name).toList();
+            clients.await(admin.createTopics(create).all(), "creating target topics " + names);
+            awaitLeaders(admin, create);
+            LOG.info("created topics {} at {}", names, clients.bootstrapServers());
+        }
+    }
+
+    /**
+     * Waits until every partition of the new topics answers an offset request from its leader.
+     * Producing into a partition whose leadership has not settled can make the idempotent
+     * producer's first batch fail and later ones be appended before it, which the broker then
+     * refuses forever (out-of-order sequence); waiting first avoids that.
+     */
+    private void awaitLeaders(Admin admin, List<NewTopic> created) throws SourceException {
+        Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+        for (NewTopic t : created) {
+            for (int p = 0; p < t.numPartitions(); p++) {
+                request.put(new TopicPartition(t.name(), p), OffsetSpec.latest());
+            }
+        }
+        long deadline = System.nanoTime() + config.requestTimeout().toNanos();
+        while (true) {
+            try {
+                admin.listOffsets(request, new ListOffsetsOptions().timeoutMs(2000)).all()
+                        .get(5, java.util.concurrent.TimeUnit.SECONDS);
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new SourceException("waiting for the leaders of the new target topics was interrupted", true);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new SourceException("the new target topics at " + clients.bootstrapServers()
+                            + " have no leader for every partition after "
+                            + KafkaClients.describe(config.requestTimeout()) + " (request-timeout): "
+                            + KafkaClients.rootMessage(e), true, e);
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+            }
+        }
+    }
+
+    /** One target partition being written. */
+    private static final class PartitionState implements Callback {
+        final TopicPartition target;
+        final PartitionMeta meta;
+        final OffsetTranslation translation;
+        final long baseEnd;
+        final long baseStart;
+        final AtomicLong acked = new AtomicLong();
+        final AtomicLong maxOffset = new AtomicLong(-1);
+        final AtomicReference<Failure> failure;
+        long sent;
+
+        PartitionState(TopicPartition target, PartitionMeta meta, OffsetTranslation translation, long baseEnd,
+                       long baseStart, AtomicReference<Failure> failure) {
+            this.target = target;
+            this.meta = meta;
+            this.translation = translation;
+            this.baseEnd = baseEnd;
+            this.baseStart = baseStart;
+            this.failure = failure;
+        }
+
+        @Override
+        public void onCompletion(RecordMetadata metadata, Exception exception) {
+            if (exception != null) {
+                failure.compareAndSet(null, new Failure(target, exception));
+                return;
+            }
+            acked.incrementAndGet();
+            maxOffset.accumulateAndGet(metadata.offset(), Math::max);
+        }
+
+        long newEnd() {
+            long max = maxOffset.get();
+            return max >= 0 ? max + 1 : baseEnd;
+        }
+    }
+
+    private record Failure(TopicPartition partition, Exception exception) {
+    }
+
+    private static long boundary(PartitionMeta p) {
+        return p.lost() ? p.lostFrom() : p.start();
+    }
+
+    /** True when a group offset lies before this incremental's data: it is placed by the gap-free bound. */
+    private static boolean lagging(boolean incremental, PartitionMeta p, long offset) {
+        return incremental && p.recordsBefore() > 0 && offset < boundary(p);
+    }
+
+    private Map<String, PartitionState> produce(ArtifactSource source, KafkaMetadata meta, Map<String, String> targetOf,
+                                                Target target, boolean incremental) throws IOException {
+        Map<String, List<Long>> needed = new HashMap<>();
+        Map<String, PartitionMeta> metaByKey = new HashMap<>();
+        meta.topics().forEach(t -> t.partitions().forEach(p -> metaByKey.put(t.name() + "." + p.partition(), p)));
+        if (restoreGroups) {
+            for (GroupOffset g : meta.groups()) {
+                String key = g.topic() + "." + g.partition();
+                PartitionMeta p = metaByKey.get(key);
+                if (p != null && !lagging(incremental, p, g.offset())) {
+                    needed.computeIfAbsent(key, k -> new ArrayList<>()).add(g.offset());
+                }
+            }
+        }
+        AtomicReference<Failure> failure = new AtomicReference<>();
+        Map<String, PartitionState> states = new LinkedHashMap<>();
+        KafkaProducer<byte[], byte[]> producer = clients.producer();
+        int concurrency = config.partitionConcurrency();
+        AtomicInteger threadNumber = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(concurrency, r -> {
+            Thread t = new Thread(r, "kafka-restore-" + config.name() + "-" + threadNumber.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        Semaphore slots = new Semaphore(concurrency);
+        List<Future<?>> running = new ArrayList<>();
+        boolean ok = false;
+        try {
+            outer:
+            for (TopicMeta t : meta.topics()) {
+                String name = targetOf.get(t.name());
+                for (PartitionMeta p : t.partitions()) {
+                    String key = t.name() + "." + p.partition();
+                    TopicPartition tp = new TopicPartition(name, p.partition());
+                    PartitionState state = new PartitionState(tp, p,
+                            new OffsetTranslation(needed.getOrDefault(key, List.of())),
+                            target.ends().getOrDefault(tp, 0L), target.starts().getOrDefault(tp, 0L), failure);
+                    states.put(key, state);
+                    while (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                        if (failure.get() != null) {
+                            break outer;
+                        }
+                    }
+                    if (failure.get() != null) {
+                        slots.release();
+                        break outer;
+                    }
+                    // artifacts are opened on this thread, read on a worker: several partitions are
+                    // produced at once, so the producer fills requests with batches of many partitions
+                    String artifact = KafkaMetadata.recordsArtifact(t.name(), p.partition());
+                    InputStream in = source.open(artifact);
+                    running.add(pool.submit(() -> {
+                        try {
+                            produce(in, artifact, producer, t.name(), state);
+                        } catch (IOException | RuntimeException e) {
+                            failure.compareAndSet(null, new Failure(state.target, e));
+                        } finally {
+                            slots.release();
+                        }
+                    }));
+                }
+            }
+            for (Future<?> f : running) {
+                f.get();
+            }
+            producer.flush();
+            ok = true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            failure.compareAndSet(null, new Failure(null, new java.io.InterruptedIOException("restore interrupted")));
+        } catch (ExecutionException e) {
+            failure.compareAndSet(null, new Failure(null, e));
+        } catch (KafkaException e) {
+            failure.compareAndSet(null, new Failure(null, e));
+        } finally {
+            if (ok) {
+                pool.shutdown();
+            } else {
+                pool.shutdownNow();
+                KafkaClients.closeQuietly(producer);
+            }
+        }
+        Failure f = failure.get();
+        if (f != null) {
+            KafkaClients.closeQuietly(producer);
+            String partial = "Target topics " + new TreeSet<>(targetOf.values())
+                    + " are partially restored; delete them before restoring again";
+            if (f.exception() instanceof IntegrityException ie) {
+                throw new IntegrityException(ie.artifact(), ie.getMessage() + ". " + partial, ie);
+            }
+            String where = f.partition() == null ? "" : " writing partition " + f.partition().partition()
+                    + " of topic '" + f.partition().topic() + "'";
+            throw new SourceException("restore into " + clients.bootstrapServers() + " failed" + where + ": "
+                    + KafkaClients.rootMessage(f.exception()) + ". " + partial, false, f.exception());
+        }
+        producer.close(java.time.Duration.ofSeconds(30));
+        for (PartitionState s : states.values()) {
+            if (s.acked.get() != s.sent) {
+                throw new SourceException("restore into " + clients.bootstrapServers() + ": partition "
+                        + s.target.partition() + " of topic '" + s.target.topic() + "' acknowledged " + s.acked.get()
+                        + " of " + s.sent + " records", false);
+            }
+        }
+        return states;
+    }
+
+    /** Runs on a worker thread: reads one partition's artifact and sends its records, in order. */
+    private void produce(InputStream in, String artifact, KafkaProducer<byte[], byte[]> producer, String sourceTopic,
+                         PartitionState state) throws IOException {
+        PartitionMeta p = state.meta;
+        try (InputStream stream = in; PartitionRecordReader reader = new PartitionRecordReader(stream, artifact)) {
+            if (!reader.topic().equals(sourceTopic) || reader.partition() != p.partition()
+                    || reader.start() != p.start() || reader.cut() != p.cut()) {
+                throw new IntegrityException(artifact, artifact + " holds " + reader.topic() + "-"
+                        + reader.partition() + " [" + reader.start() + ", " + reader.cut() + ") but "
+                        + KafkaMetadata.ARTIFACT + " expects " + sourceTopic + "-" + p.partition() + " ["
+                        + p.start() + ", " + p.cut() + ")");
+            }
+            StoredRecord r;
+            while ((r = reader.next()) != null) {
+                if (state.failure.get() != null) {
+                    return;
+                }
+                Header[] headers = new Header[r.headerKeys().length];
+                for (int i = 0; i < headers.length; i++) {
+                    headers[i] = new RecordHeader(r.headerKeys()[i], r.headerValues()[i]);
+                }
+                ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(state.target.topic(),
+                        state.target.partition(), r.timestamp() < 0 ? null : r.timestamp(), r.key(), r.value(),
+                        new RecordHeaders(headers));
+                long range = state.translation.matches(r.offset());
+                Callback callback = state;
+                if (OffsetTranslation.from(range) != OffsetTranslation.to(range)) {
+                    callback = (metadata, exception) -> {
+                        if (exception == null) {
+                            state.translation.resolve(range, metadata.offset());
+                        }
+                        state.onCompletion(metadata, exception);
+                    };
+                }
+                producer.send(record, callback);
+                state.sent++;
+            }
+            if (reader.count() != p.records()) {
+                throw new IntegrityException(artifact, artifact + " holds " + reader.count() + " records but "
+                        + KafkaMetadata.ARTIFACT + " says " + p.records());
+            }
+        }
+    }
+
+    private int commitGroups(Admin admin, KafkaMetadata meta, Map<String, String> targetOf,
+                             Map<String, PartitionState> states, boolean incremental) throws SourceException {
+        Map<String, Map<TopicPartition, OffsetAndMetadata>> byGroup = new TreeMap<>();
+        for (GroupOffset g : meta.groups()) {
+            PartitionState s = states.get(g.topic() + "." + g.partition());
+            if (s == null) {
+                continue;
+            }
+            long newOffset = lagging(incremental, s.meta, g.offset())
+                    ? Math.max(s.baseStart, s.baseEnd - (boundary(s.meta) - g.offset()))
+                    : s.translation.translate(g.offset(), s.newEnd());
+            byGroup.computeIfAbsent(g.group(), k -> new LinkedHashMap<>())
+                    .put(new TopicPartition(targetOf.get(g.topic()), g.partition()),
+                            new OffsetAndMetadata(newOffset, Optional.empty(), g.metadata()));
+        }
+        int count = 0;
+        for (var e : byGroup.entrySet()) {
+            clients.await(admin.alterConsumerGroupOffsets(e.getKey(), e.getValue()).all(),
+                    "committing the translated offsets of consumer group '" + e.getKey() + "' (all records were "
+                            + "restored)");
+            count += e.getValue().size();
+            LOG.debug("consumer group {}: committed {}", e.getKey(), e.getValue().entrySet().stream()
+                    .map(x -> x.getKey() + "=" + x.getValue().offset()).collect(Collectors.joining(", ")));
+        }
+        return count;
+    }
+}

@@ -53,6 +53,14 @@ final class RestoreCommand implements Callable<Integer> {
             description = "Logical PostgreSQL restore: the server and database to restore into (postgresql://host:port/db).")
     String targetUrl;
 
+    @Option(names = "--target-bootstrap-servers", paramLabel = "HOST:PORT",
+            description = "Kafka restore: the cluster to restore into (default: the source's).")
+    String targetBootstrapServers;
+
+    @Option(names = "--rename-topic", paramLabel = "FROM=TO",
+            description = "Kafka restore: restore topic FROM as TO; repeatable.")
+    Map<String, String> renameTopics = new LinkedHashMap<>();
+
     @Option(names = "--json", description = "Print the restore report as JSON.")
     boolean json;
 
@@ -71,6 +79,10 @@ final class RestoreCommand implements Callable<Integer> {
             if (targetUrl != null) {
                 all.put("target-url", targetUrl);
             }
+            if (targetBootstrapServers != null) {
+                all.put("target-bootstrap-servers", targetBootstrapServers);
+            }
+            renameTopics.forEach((from, to) -> all.put("rename." + from, to));
             RestoreOptions restoreOptions = new RestoreOptions(Optional.ofNullable(targetDir), overwrite, all);
             ProgressLine progress = root.progress(json);
             try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {

@@ -269,4 +269,37 @@ class ConfigLoaderTest {
     private Path write(String name, String content) throws IOException {
         return Files.writeString(tmp.resolve(name), content);
     }
+
+    @Test
+    void kafkaAndPostgresSourcesAreParsedByTheirProviders() throws IOException {
+        Path file = Files.writeString(tmp.resolve("engines.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                sources:
+                  - name: events
+                    type: kafka
+                    bootstrap-servers: 127.0.0.1:9092
+                    topics: [data-ingestion, "audit-.*"]
+                    consumer-groups: all
+                  - name: main-pg
+                    type: postgres
+                    url: postgresql://127.0.0.1:5432/ai_platform
+                    user: postgres
+                    password-env: PGPASSWORD
+                    mode: physical
+                    wal-flush-interval: 60s
+                """.formatted(storage));
+        try (LoadedConfig config = new ConfigLoader().load(file)) {
+            assertThat(config.sourceEngines()).containsEntry("events", "kafka").containsEntry("main-pg", "postgres");
+            assertThat(config.source("main-pg").toString()).doesNotContain("PGPASSWORD=");
+        }
+        Path bad = Files.writeString(tmp.resolve("bad-kafka.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                sources:
+                  - { name: events, type: kafka, topics: [a] }
+                """.formatted(storage));
+        assertThatThrownBy(() -> new ConfigLoader().load(bad)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sources[events].bootstrap-servers");
+    }
 }

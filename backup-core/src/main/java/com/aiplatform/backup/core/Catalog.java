@@ -94,7 +94,26 @@ final class Catalog {
                 throw new IllegalArgumentException("source '" + source + "' has no committed backup on storage '"
                         + storage.name() + "'");
             }
-            return ids.get(ids.size() - 1);
+            BackupId newest = ids.get(ids.size() - 1);
+            // ids carry the start to the second: among backups started in the same second, the
+            // manifest's full start time decides
+            String second = newest.value().substring(0, 16);
+            List<BackupId> sameSecond = ids.stream().filter(i -> i.value().startsWith(second)).toList();
+            if (sameSecond.size() > 1) {
+                Instant latest = Instant.MIN;
+                for (BackupId candidate : sameSecond) {
+                    try {
+                        Instant started = read(source, candidate, null).startedAt();
+                        if (started.isAfter(latest)) {
+                            latest = started;
+                            newest = candidate;
+                        }
+                    } catch (IntegrityException e) {
+                        LOG.warn("backup {} of {}: {}", candidate, source, e.getMessage());
+                    }
+                }
+            }
+            return newest;
         }
         if (!BackupId.isValid(idOrLatest)) {
             throw new IllegalArgumentException("'" + idOrLatest + "' is neither 'latest' nor a backup id "

@@ -73,4 +73,31 @@ class DirectoryRoundTripTest {
             assertThat(storage.list("")).isEmpty();
         }
     }
+
+    @Test
+    void onePassRestoreGivesTheSameTreeAndStillRefusesDamage() throws Exception {
+        Path source = tmp.resolve("src");
+        TreeSnapshot.createSample(source);
+        Path storageDir = tmp.resolve("storage");
+        try (var storage = new FileSystemStorageTarget("local", storageDir);
+             BackupEngine engine = BackupEngine.builder().storage(storage)
+                     .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset")).build()) {
+            DirectoryConfig config = new DirectoryConfig("cfg", source);
+            Manifest manifest = engine.backup(config);
+            Path restored = tmp.resolve("one-pass");
+            engine.restore(config, "latest", new RestoreOptions(java.util.Optional.of(restored), false,
+                    Map.of(BackupEngine.ONE_PASS, "true")));
+            assertThat(TreeSnapshot.of(restored)).isEqualTo(TreeSnapshot.of(source));
+
+            Path tar = storageDir.resolve("cfg/backups/" + manifest.backupId() + "/tree.tar");
+            byte[] bytes = Files.readAllBytes(tar);
+            bytes[bytes.length / 2] ^= 1;
+            Files.write(tar, bytes);
+            Path damaged = tmp.resolve("damaged");
+            assertThatThrownBy(() -> engine.restore(config, "latest", new RestoreOptions(java.util.Optional.of(damaged),
+                    false, Map.of(BackupEngine.ONE_PASS, "true"))))
+                    .isInstanceOf(com.aiplatform.backup.api.IntegrityException.class).hasMessageContaining("tree.tar");
+            assertThat(damaged).doesNotExist();
+        }
+    }
 }

@@ -152,14 +152,20 @@ final class ContinuousArchive implements SegmentSink {
         return records;
     }
 
+    /**
+     * Deletes the partial flushes of {@code name} other than {@code keptObject}. Lists only that
+     * name's {@code .partial-} objects: storing a segment costs the same however long the archive is.
+     */
     private void removeSuperseded(String name, String keptObject) throws IOException {
-        for (SegmentEntry e : allRecords()) {
-            String object = e.storageKey().substring(prefix(source).length());
-            if (e.name().equals(name) && e.partial() && !object.equals(keptObject)) {
-                // record first, data second: an interruption leaves an unlisted data object, never a broken record
-                storage.delete(e.storageKey() + RECORD_SUFFIX);
-                storage.delete(e.storageKey());
+        String partials = prefix(source) + name + ".partial-";
+        for (StorageObject o : storage.list(partials)) {
+            String key = o.key();
+            if (key.endsWith(RECORD_SUFFIX) || key.equals(prefix(source) + keptObject)) {
+                continue;
             }
+            // record first, data second: an interruption leaves an unlisted data object, never a broken record
+            storage.delete(key + RECORD_SUFFIX);
+            storage.delete(key);
         }
     }
 

@@ -1,6 +1,5 @@
 package com.aiplatform.backup.postgres;
 
-import com.aiplatform.backup.api.Secret;
 import com.aiplatform.backup.api.SourceException;
 
 import java.sql.Connection;
@@ -8,7 +7,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Properties;
 
 /** JDBC connections and catalog look-ups of the logical path. Messages never hold the password. */
 final class LogicalJdbc {
@@ -34,15 +32,8 @@ final class LogicalJdbc {
 
     /** Connects to {@code database} on the configured server as the configured user. */
     static Connection connect(PostgresConfig config, String database) throws SourceException {
-        Properties props = new Properties();
-        props.setProperty("user", config.user());
-        config.password().map(Secret::reveal).ifPresent(p -> props.setProperty("password", p));
-        long seconds = Math.max(1, (config.connectTimeout().toMillis() + 999) / 1000);
-        props.setProperty("connectTimeout", Long.toString(seconds));
-        props.setProperty("loginTimeout", Long.toString(seconds));
-        props.setProperty("ApplicationName", "backup-logical");
         try {
-            return DriverManager.getConnection(config.jdbcUrl(database), props);
+            return DriverManager.getConnection(config.jdbcUrl(database), PgJdbc.properties(config, false));
         } catch (SQLException e) {
             throw failure("cannot connect to PostgreSQL at " + where(config, database) + " as " + config.user(), e);
         }

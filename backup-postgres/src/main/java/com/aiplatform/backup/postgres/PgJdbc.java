@@ -26,10 +26,19 @@ final class PgJdbc {
 
     private static Connection open(PostgresConfig config, String database, boolean replication)
             throws SourceException {
+        try {
+            return DriverManager.getConnection(config.jdbcUrl(database), properties(config, replication));
+        } catch (SQLException e) {
+            throw describe(config, database, e);
+        }
+    }
+
+    /** Driver properties: user, password (never in the URL), connect and login timeouts, replication mode. */
+    static Properties properties(PostgresConfig config, boolean replication) {
         Properties props = new Properties();
         PGProperty.USER.set(props, config.user());
         config.password().map(Secret::reveal).ifPresent(p -> PGProperty.PASSWORD.set(props, p));
-        int timeoutSeconds = (int) Math.max(1, config.connectTimeout().toSeconds());
+        int timeoutSeconds = (int) Math.max(1, (config.connectTimeout().toMillis() + 999) / 1000);
         PGProperty.CONNECT_TIMEOUT.set(props, timeoutSeconds);
         PGProperty.LOGIN_TIMEOUT.set(props, timeoutSeconds);
         PGProperty.APPLICATION_NAME.set(props, "aiplatform-backup");
@@ -38,11 +47,7 @@ final class PgJdbc {
             PGProperty.ASSUME_MIN_SERVER_VERSION.set(props, "15");
             PGProperty.PREFER_QUERY_MODE.set(props, "simple");
         }
-        try {
-            return DriverManager.getConnection(config.jdbcUrl(database), props);
-        } catch (SQLException e) {
-            throw describe(config, database, e);
-        }
+        return props;
     }
 
     /** A clear error for a failed connection: names server, database and user, never the password. */

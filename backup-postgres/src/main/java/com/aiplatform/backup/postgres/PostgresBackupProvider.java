@@ -124,7 +124,8 @@ public final class PostgresBackupProvider implements BackupProvider<PostgresConf
                 if (dot < 0) {
                     continue;
                 }
-                String table = quote(key.substring(0, dot)) + "." + quote(key.substring(dot + 1));
+                String table = LogicalJdbc.quoteIdent(key.substring(0, dot)) + "."
+                        + LogicalJdbc.quoteIdent(key.substring(dot + 1));
                 try (java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
                     rs.next();
                     counts.put(key, rs.getLong(1));
@@ -136,10 +137,6 @@ public final class PostgresBackupProvider implements BackupProvider<PostgresConf
             throw PgJdbc.describe(t, t.database(), e);
         }
         return java.util.Optional.of(counts);
-    }
-
-    private static String quote(String identifier) {
-        return '"' + identifier.replace("\"", "\"\"") + '"';
     }
 
     /** Physical sources have a continuous WAL archiver. */

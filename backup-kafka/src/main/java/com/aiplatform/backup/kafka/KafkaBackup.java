@@ -24,33 +24,46 @@ import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.ListTopicsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.compress.Compression;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.message.FetchResponseData;
+import org.apache.kafka.common.protocol.Errors;
+import org.apache.kafka.common.record.ControlRecordType;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.record.MemoryRecordsBuilder;
+import org.apache.kafka.common.record.MutableRecordBatch;
+import org.apache.kafka.common.record.Record;
+import org.apache.kafka.common.record.RecordBatch;
+import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
-import org.apache.kafka.common.header.Header;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
@@ -74,7 +87,9 @@ import java.util.stream.Collectors;
  */
 final class KafkaBackup {
     static final String METHOD = "records";
-    static final String FORMAT_ID = "kafka-records/1";
+    static final String FORMAT_ID = "kafka-records/2";
+    /** Earlier format ids whose cuts and chain counts an incremental can build on (the same metadata). */
+    static final Set<String> CHAINABLE_FORMATS = Set.of("kafka-records/1", FORMAT_ID);
     static final String CUT_PREFIX = "cut.";
     static final String CHAIN_PREFIX = "chain-records.";
     static final String LOST_PREFIX = "lost.";
@@ -149,7 +164,7 @@ final class KafkaBackup {
             for (TopicPartition tp : partitions) {
                 tasks.add(plan(tp, logStart.get(tp), cut.get(tp), previous, notes));
             }
-            new Reader(tasks, sink).run();
+            new Reader(tasks, sink, admin, descriptions, isolation).run();
 
             List<TopicMeta> topicMetas = new ArrayList<>();
             for (String t : topics) {
@@ -352,7 +367,7 @@ final class KafkaBackup {
                 return new Previous(false, null, "no previous backup of this source: a full backup was taken");
             }
             Manifest m = context.previous().get();
-            if (!KafkaBackupProvider.ENGINE.equals(m.engine()) || !FORMAT_ID.equals(m.metadata().get("format"))) {
+            if (!KafkaBackupProvider.ENGINE.equals(m.engine()) || !CHAINABLE_FORMATS.contains(m.metadata().get("format"))) {
                 return new Previous(false, null, "previous backup " + m.backupId()
                         + " is not a Kafka record backup: a full backup was taken");
             }
@@ -419,63 +434,72 @@ final class KafkaBackup {
     private static final class Open {
         final Task task;
         final OutputStream out;
-        final PartitionRecordWriter writer;
-        final java.util.concurrent.BlockingQueue<Batch> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+        final PartitionBatchWriter writer;
+        final java.util.concurrent.BlockingQueue<Slice> queue = new java.util.concurrent.LinkedBlockingQueue<>();
         java.util.concurrent.Future<?> future;
+        /** Next offset to fetch. */
         long position;
+        /** The position when progress was last seen, and when. */
+        long progressPosition;
         long lastProgressNanos;
-        long lastQueued = -1;
-        String[] keys = new String[4];
-        byte[][] values = new byte[4][];
+        /** Records queued so far, and where the last one is (or the batch that holds it). */
+        long count;
+        long lastRecordOffset = -1;
+        RecordBatch lastRawBatch;
 
         Open(Task task, OutputStream out, long now) throws IOException {
             this.task = task;
             this.out = out;
-            this.writer = new PartitionRecordWriter(out, task.tp.topic(), task.tp.partition(), task.start, task.cut);
+            this.writer = new PartitionBatchWriter(out, task.tp.topic(), task.tp.partition(), task.start, task.cut);
             this.position = task.start;
+            this.progressPosition = task.start;
             this.lastProgressNanos = now;
         }
 
-        void write(ConsumerRecord<byte[], byte[]> r) throws IOException {
-            int n = 0;
-            for (Header h : r.headers()) {
-                if (n == keys.length) {
-                    keys = java.util.Arrays.copyOf(keys, n * 2);
-                    values = java.util.Arrays.copyOf(values, n * 2);
+        /** The offset of the last record queued: a raw batch's last offset may name a record compaction removed. */
+        long lastOffset() {
+            if (lastRawBatch != null) {
+                long last = -1;
+                for (Record r : lastRawBatch) {
+                    last = r.offset();
                 }
-                keys[n] = h.key();
-                values[n] = h.value();
-                n++;
+                lastRecordOffset = Math.max(lastRecordOffset, last);
+                lastRawBatch = null;
             }
-            writer.write(r.offset(), r.timestamp(), r.timestampType().id, r.key(), r.value(), keys, values, n);
-            java.util.Arrays.fill(values, 0, n, null);
+            return lastRecordOffset;
         }
 
         void finish() throws IOException {
-            writer.finish();
-            task.count = writer.count();
-            task.lastOffset = writer.lastOffset();
+            writer.finish(task.count, task.lastOffset);
             out.close();
         }
     }
 
-    /** A slice of one partition's records from one poll, and the queue budget it holds. */
-    private record Batch(List<ConsumerRecord<byte[], byte[]>> records, int permits) {
+    /** Whole record batches of one partition from one fetch, and the queue budget they hold. */
+    private record Slice(ByteBuffer batches, int permits) {
     }
 
-    private static final Batch END = new Batch(List.of(), 0);
-    /** Records queued between the consumer and the artifact writers, at most, in KiB. */
+    private static final Slice END = new Slice(ByteBuffer.allocate(0), 0);
+    /** Record batches queued between the fetcher and the artifact writers, at most, in KiB. */
     static final int QUEUE_BUDGET_KIB = 64 * 1024;
 
     /**
      * Reads the planned partitions, a window of them at a time, each up to exactly its cut. The
-     * calling thread polls the consumer and hands each partition's records to that partition's
-     * writer thread through a queue bounded in bytes ({@link #QUEUE_BUDGET_KIB}), so fetching goes
-     * on while records are encoded and compressed.
+     * calling thread fetches record batches as the broker stores them ({@link KafkaBatchFetcher}),
+     * leaves out control batches and, under read_committed, the batches of aborted transactions
+     * (as Kafka's consumer does), rebuilds the rare batch that straddles a partition's start or cut
+     * so only records inside are kept, and hands runs of whole batches to that partition's writer
+     * thread through a queue bounded in bytes ({@link #QUEUE_BUDGET_KIB}), so fetching goes on while
+     * batches are compressed and stored. No record is decoded on the way: that is what makes the
+     * backup faster than a consumer loop.
      */
     private final class Reader {
         private final Deque<Task> pending;
         private final ArtifactSink sink;
+        private final Admin admin;
+        private final Map<TopicPartition, Node> leaders;
+        private final Map<String, Uuid> topicIds;
+        private final IsolationLevel isolation;
         private final Map<TopicPartition, Open> open = new LinkedHashMap<>();
         private final List<Open> started = new ArrayList<>();
         private final long stallNanos = config.requestTimeout().toNanos();
@@ -484,9 +508,15 @@ final class KafkaBackup {
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
         private final ExecutorService writers;
 
-        Reader(List<Task> tasks, ArtifactSink sink) {
+        Reader(List<Task> tasks, ArtifactSink sink, Admin admin, Map<String, TopicDescription> descriptions,
+               IsolationLevel isolation) {
             this.pending = new ArrayDeque<>(tasks);
             this.sink = sink;
+            this.admin = admin;
+            this.isolation = isolation;
+            this.leaders = new HashMap<>();
+            this.topicIds = new HashMap<>();
+            learnLeaders(descriptions);
             AtomicInteger n = new AtomicInteger();
             this.writers = Executors.newFixedThreadPool(config.partitionConcurrency(), r -> {
                 Thread t = new Thread(r, "kafka-backup-writer-" + config.name() + "-" + n.incrementAndGet());
@@ -495,14 +525,23 @@ final class KafkaBackup {
             });
         }
 
+        private void learnLeaders(Map<String, TopicDescription> descriptions) {
+            for (TopicDescription d : descriptions.values()) {
+                topicIds.put(d.name(), d.topicId());
+                for (TopicPartitionInfo p : d.partitions()) {
+                    leaders.put(new TopicPartition(d.name(), p.partition()), p.leader());
+                }
+            }
+        }
+
         void run() throws IOException {
             boolean ok = false;
-            KafkaConsumer<byte[], byte[]> consumer = null;
+            KafkaBatchFetcher fetcher = null;
             try {
                 if (pending.stream().anyMatch(t -> t.start < t.cut)) {
-                    consumer = clients.consumer();
+                    fetcher = clients.fetcher(isolation);
                 }
-                loop(consumer);
+                loop(fetcher);
                 for (Open o : started) {
                     await(o);
                 }
@@ -516,14 +555,15 @@ final class KafkaBackup {
                 } else {
                     writers.shutdownNow();
                 }
-                KafkaClients.closeQuietly(consumer);
+                if (fetcher != null) {
+                    fetcher.close();
+                }
             }
         }
 
-        private void loop(KafkaConsumer<byte[], byte[]> consumer) throws IOException {
+        private void loop(KafkaBatchFetcher fetcher) throws IOException {
             while (!pending.isEmpty() || !open.isEmpty()) {
                 checkFailure();
-                List<Open> added = new ArrayList<>();
                 while (open.size() < config.partitionConcurrency() && !pending.isEmpty()) {
                     acquire(slots, 1, "a free partition writer");
                     Task t = pending.poll();
@@ -535,65 +575,171 @@ final class KafkaBackup {
                         continue;
                     }
                     open.put(t.tp, o);
-                    added.add(o);
                     started.add(o);
                     o.future = writers.submit(() -> drain(o));
-                }
-                if (!added.isEmpty()) {
-                    consumer.assign(new ArrayList<>(open.keySet()));
-                    for (Open o : added) {
-                        consumer.seek(o.task.tp, o.task.start);
-                    }
                 }
                 if (open.isEmpty()) {
                     continue;
                 }
-                ConsumerRecords<byte[], byte[]> records;
-                try {
-                    records = consumer.poll(Duration.ofMillis(200));
-                } catch (OffsetOutOfRangeException e) {
-                    retentionOvertook(consumer, e.offsetOutOfRangePartitions());
-                    continue;
-                }
-                for (TopicPartition tp : records.partitions()) {
-                    Open o = open.get(tp);
+                Map<TopicPartition, Long> positions = new LinkedHashMap<>();
+                open.forEach((tp, o) -> positions.put(tp, o.position));
+                boolean refresh = false;
+                for (KafkaBatchFetcher.PartitionFetch f : fetcher.fetch(positions, leaders, topicIds)) {
+                    Open o = open.get(f.partition());
                     if (o == null) {
                         continue;
                     }
-                    List<ConsumerRecord<byte[], byte[]>> list = records.records(tp);
-                    int n = 0;
-                    long bytes = 0;
-                    for (ConsumerRecord<byte[], byte[]> r : list) {
-                        if (r.offset() >= o.task.cut) {
-                            break;
-                        }
-                        n++;
-                        bytes += Math.max(0, r.serializedKeySize()) + Math.max(0, r.serializedValueSize()) + 64L;
-                    }
-                    if (n > 0) {
-                        int permits = (int) Math.min(QUEUE_BUDGET_KIB, bytes / 1024 + 1);
-                        acquire(budget, permits, "the partition writers");
-                        o.queue.add(new Batch(n == list.size() ? list : list.subList(0, n), permits));
-                        o.lastQueued = list.get(n - 1).offset();
+                    Errors error = f.error();
+                    if (error == Errors.NONE) {
+                        accept(o, f);
+                    } else if (error == Errors.OFFSET_OUT_OF_RANGE) {
+                        retentionOvertook(o);
+                    } else if (error.exception() instanceof RetriableException) {
+                        refresh = true;
+                        LOG.debug("backup of {}: {}: {}; retrying", config.name(), o.task.describe(), error);
+                    } else {
+                        throw new SourceException("reading " + o.task.describe() + " at "
+                                + config.bootstrapServers() + " failed: " + error.message(), false);
                     }
                 }
-                finishDone(consumer);
+                finishDone();
+                if (refresh) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+                    try {
+                        learnLeaders(clients.await(admin.describeTopics(open.keySet().stream()
+                                .map(TopicPartition::topic).distinct().toList()).allTopicNames(),
+                                "finding the partition leaders"));
+                    } catch (SourceException e) {
+                        LOG.debug("backup of {}: finding the partition leaders failed: {}", config.name(),
+                                e.getMessage());
+                    }
+                }
             }
         }
 
-        /** Runs on a writer thread: encodes the partition's batches into its artifact, then finishes it. */
+        /** Sorts one partition's fetched batches: stored as they are, rebuilt (straddling), or left out. */
+        private void accept(Open o, KafkaBatchFetcher.PartitionFetch f) throws IOException {
+            ByteBuffer buffer = f.records().buffer();
+            PriorityQueue<FetchResponseData.AbortedTransaction> aborted = null;
+            Set<Long> abortedProducers = null;
+            if (isolation == IsolationLevel.READ_COMMITTED && !f.abortedTransactions().isEmpty()) {
+                aborted = new PriorityQueue<>(Comparator.comparingLong(
+                        FetchResponseData.AbortedTransaction::firstOffset));
+                aborted.addAll(f.abortedTransactions());
+                abortedProducers = new HashSet<>();
+            }
+            long cut = o.task.cut;
+            int at = buffer.position();
+            int runStart = -1;
+            for (MutableRecordBatch b : f.records().batches()) {
+                int size = b.sizeInBytes();
+                int batchStart = at;
+                at += size;
+                if (b.lastOffset() < o.position) {
+                    runStart = flush(o, buffer, runStart, batchStart);
+                    continue;
+                }
+                if (b.baseOffset() >= cut) {
+                    runStart = flush(o, buffer, runStart, batchStart);
+                    o.position = cut;
+                    break;
+                }
+                boolean keep = !b.isControlBatch();
+                if (aborted != null && b.hasProducerId()) {
+                    while (!aborted.isEmpty() && aborted.peek().firstOffset() <= b.lastOffset()) {
+                        abortedProducers.add(aborted.poll().producerId());
+                    }
+                    if (b.isControlBatch()) {
+                        if (isAbortMarker(b)) {
+                            abortedProducers.remove(b.producerId());
+                        }
+                    } else if (b.isTransactional() && abortedProducers.contains(b.producerId())) {
+                        keep = false;
+                    }
+                }
+                Integer count = b.magic() >= RecordBatch.MAGIC_VALUE_V2 ? b.countOrNull() : null;
+                boolean whole = keep && count != null && b.baseOffset() >= o.position && b.lastOffset() < cut;
+                if (whole && count > 0) {
+                    if (runStart < 0) {
+                        runStart = batchStart;
+                    }
+                    o.count += count;
+                    o.lastRawBatch = b;
+                } else {
+                    runStart = flush(o, buffer, runStart, batchStart);
+                    if (keep && (count == null || count > 0)) {
+                        ByteBuffer rebuilt = rebuild(o, b, o.position, cut);
+                        if (rebuilt != null) {
+                            queue(o, rebuilt);
+                        }
+                    }
+                }
+                o.position = Math.max(o.position, Math.min(b.nextOffset(), cut));
+            }
+            flush(o, buffer, runStart, at);
+        }
+
+        /** Queues the run of whole batches in {@code [runStart, end)} of the buffer, if any; returns -1. */
+        private int flush(Open o, ByteBuffer buffer, int runStart, int end) throws IOException {
+            if (runStart >= 0 && end > runStart) {
+                ByteBuffer run = buffer.duplicate();
+                run.limit(end).position(runStart);
+                queue(o, run.slice());
+            }
+            return -1;
+        }
+
+        private void queue(Open o, ByteBuffer batches) throws IOException {
+            int permits = (int) Math.min(QUEUE_BUDGET_KIB, batches.remaining() / 1024 + 1);
+            acquire(budget, permits, "the partition writers");
+            o.queue.add(new Slice(batches, permits));
+        }
+
+        /**
+         * The records of {@code b} inside {@code [from, to)} as a new uncompressed magic-2 batch
+         * (same offsets, timestamps and timestamp type, keys, values, headers), or null when none
+         * is inside. Used for a batch that straddles the start or the cut, and for old-format
+         * (magic 0/1) batches.
+         */
+        private ByteBuffer rebuild(Open o, RecordBatch b, long from, long to) {
+            TimestampType type = b.timestampType() == TimestampType.NO_TIMESTAMP_TYPE
+                    ? TimestampType.CREATE_TIME : b.timestampType();
+            long logAppendTime = type == TimestampType.LOG_APPEND_TIME ? b.maxTimestamp() : RecordBatch.NO_TIMESTAMP;
+            MemoryRecordsBuilder builder = null;
+            for (Record r : b) {
+                if (r.offset() < from || r.offset() >= to) {
+                    continue;
+                }
+                if (builder == null) {
+                    builder = MemoryRecords.builder(ByteBuffer.allocate(b.sizeInBytes() + 1024),
+                            RecordBatch.MAGIC_VALUE_V2, Compression.NONE, type, r.offset(), logAppendTime,
+                            RecordBatch.NO_PRODUCER_ID, RecordBatch.NO_PRODUCER_EPOCH, RecordBatch.NO_SEQUENCE,
+                            false, RecordBatch.NO_PARTITION_LEADER_EPOCH);
+                }
+                builder.appendWithOffset(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
+                o.count++;
+                o.lastOffset();
+                o.lastRecordOffset = r.offset();
+            }
+            return builder == null ? null : builder.build().buffer();
+        }
+
+        private boolean isAbortMarker(RecordBatch b) {
+            Iterator<Record> it = b.iterator();
+            return it.hasNext() && ControlRecordType.ABORT == ControlRecordType.parse(it.next().key());
+        }
+
+        /** Runs on a writer thread: writes the partition's batches into its artifact, then finishes it. */
         private void drain(Open o) {
             try {
                 while (failure.get() == null) {
-                    Batch b = o.queue.take();
-                    if (b == END) {
+                    Slice s = o.queue.take();
+                    if (s == END) {
                         o.finish();
                         return;
                     }
-                    for (ConsumerRecord<byte[], byte[]> r : b.records()) {
-                        o.write(r);
-                    }
-                    budget.release(b.permits());
+                    o.writer.writeBatches(s.batches());
+                    budget.release(s.permits());
                 }
             } catch (InterruptedException e) {
                 failure.compareAndSet(null, new java.io.InterruptedIOException("writing " + o.task.describe()
@@ -652,51 +798,41 @@ final class KafkaBackup {
             throw new IOException(t);
         }
 
-        private void finishDone(KafkaConsumer<byte[], byte[]> consumer) {
+        private void finishDone() {
             long now = System.nanoTime();
-            boolean removed = false;
             for (Iterator<Open> it = open.values().iterator(); it.hasNext(); ) {
                 Open o = it.next();
-                long pos = consumer.position(o.task.tp);
-                if (pos >= o.task.cut || o.lastQueued >= o.task.cut - 1) {
+                if (o.position >= o.task.cut) {
+                    o.task.count = o.count;
+                    o.task.lastOffset = o.lastOffset();
                     o.queue.add(END);
                     it.remove();
-                    removed = true;
-                } else if (pos > o.position) {
-                    o.position = pos;
+                } else if (o.position > o.progressPosition) {
+                    o.progressPosition = o.position;
                     o.lastProgressNanos = now;
                 } else if (now - o.lastProgressNanos > stallNanos) {
                     failure.compareAndSet(null, new SourceException("reading " + o.task.describe() + " at "
-                            + config.bootstrapServers() + " made no progress at offset " + pos + " for "
+                            + config.bootstrapServers() + " made no progress at offset " + o.position + " for "
                             + KafkaClients.describe(config.requestTimeout()) + " (request-timeout); the cut is "
                             + o.task.cut, true));
                 }
             }
-            if (removed && pending.isEmpty() && !open.isEmpty()) {
-                consumer.assign(new ArrayList<>(open.keySet()));
-            }
         }
 
-        private void retentionOvertook(KafkaConsumer<byte[], byte[]> consumer, Map<TopicPartition, Long> outOfRange)
-                throws IOException {
-            Map<TopicPartition, Long> begin = consumer.beginningOffsets(outOfRange.keySet());
-            for (var e : outOfRange.entrySet()) {
-                Open o = open.get(e.getKey());
-                if (o == null) {
-                    continue;
-                }
-                long from = e.getValue();
-                long to = Math.min(begin.getOrDefault(e.getKey(), from), o.task.cut);
-                if (to <= from) {
-                    throw new SourceException("reading " + o.task.describe() + ": offset " + from
-                            + " is out of range but the log starts at " + to, false);
-                }
-                o.task.lost(from, to);
-                LOG.warn("backup of {}: {}: offsets {}..{} were deleted by retention while the backup ran",
-                        config.name(), o.task.describe(), from, to);
-                consumer.seek(e.getKey(), to);
-                o.position = to;
+        private void retentionOvertook(Open o) throws IOException {
+            TopicPartition tp = o.task.tp;
+            long begin = offsets(admin, List.of(tp), OffsetSpec.earliest(), IsolationLevel.READ_UNCOMMITTED,
+                    "log start offset").getOrDefault(tp, o.position);
+            long from = o.position;
+            long to = Math.min(begin, o.task.cut);
+            if (to <= from) {
+                throw new SourceException("reading " + o.task.describe() + ": offset " + from
+                        + " is out of range but the log starts at " + begin, false);
             }
+            o.task.lost(from, to);
+            LOG.warn("backup of {}: {}: offsets {}..{} were deleted by retention while the backup ran",
+                    config.name(), o.task.describe(), from, to);
+            o.position = to;
         }
     }
 }

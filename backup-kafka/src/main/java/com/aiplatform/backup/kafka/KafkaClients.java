@@ -10,6 +10,7 @@ import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
@@ -91,6 +92,27 @@ final class KafkaClients {
 
     /** A consumer that never joins a group and never commits: partitions are assigned and sought by hand. */
     KafkaConsumer<byte[], byte[]> consumer() throws SourceException {
+        Properties p = consumerProperties();
+        try {
+            return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka consumer for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
+    }
+
+    /** A raw record-batch fetcher with the consumer's settings (security, fetch sizes, timeouts). */
+    KafkaBatchFetcher fetcher(IsolationLevel isolation) throws SourceException {
+        Properties p = consumerProperties();
+        try {
+            return new KafkaBatchFetcher(p, isolation, config.requestTimeout());
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka fetch client for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
+    }
+
+    private Properties consumerProperties() throws SourceException {
         Properties p = common("reader");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, config.isolation().id());
@@ -102,12 +124,7 @@ final class KafkaClients {
         p.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
         p.putIfAbsent(ConsumerConfig.RECEIVE_BUFFER_CONFIG, Integer.toString(1 << 20));
         p.putIfAbsent(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, "1");
-        try {
-            return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka consumer for " + bootstrapServers + ": "
-                    + rootMessage(e), false, e);
-        }
+        return p;
     }
 
     /** An idempotent producer (acks=all), tuned for bulk appends. */

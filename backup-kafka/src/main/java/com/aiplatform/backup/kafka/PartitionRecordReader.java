@@ -9,10 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * Reads the per-partition format written by {@link PartitionRecordWriter} (see there and
- * FORMAT.md), one record at a time with a bounded buffer. A wrong magic, an unknown version, a
- * truncated file or a trailer that disagrees with the records read fail with
- * {@link IntegrityException} naming the artifact.
+ * Reads the per-partition formats (FORMAT.md), one record at a time with a bounded buffer:
+ * version 1 written by {@link PartitionRecordWriter} (one encoded record after another) and
+ * version 2 written by {@link PartitionBatchWriter} (Kafka record batches as the broker stored
+ * them; at most one batch is held in memory, its CRC-32C checked). A wrong magic, an unknown
+ * version, a truncated file, a corrupt batch, offsets out of order or outside the header's range,
+ * or a trailer that disagrees with the records read fail with {@link IntegrityException} naming
+ * the artifact.
  */
 final class PartitionRecordReader implements AutoCloseable {
     /** A key or value larger than this is treated as corruption rather than allocated. */
@@ -32,6 +35,10 @@ final class PartitionRecordReader implements AutoCloseable {
     private long count;
     private long lastOffset = -1;
     private boolean ended;
+    private final int version;
+    private long runRemaining;
+    private org.apache.kafka.common.record.RecordBatch batch;
+    private java.util.Iterator<org.apache.kafka.common.record.Record> batchRecords;
 
     PartitionRecordReader(InputStream in, String artifact) throws IOException {
         this.in = in;
@@ -43,10 +50,11 @@ final class PartitionRecordReader implements AutoCloseable {
         if (!Arrays.equals(magic, PartitionRecordWriter.MAGIC)) {
             throw new IntegrityException(artifact, artifact + " is not a Kafka partition backup (bad magic)");
         }
-        int version = readByte();
-        if (version != PartitionRecordWriter.VERSION) {
+        version = readByte();
+        if (version != PartitionRecordWriter.VERSION && version != PartitionBatchWriter.VERSION) {
             throw new IntegrityException(artifact, artifact + " has format version " + version
-                    + "; this library reads version " + PartitionRecordWriter.VERSION);
+                    + "; this library reads versions " + PartitionRecordWriter.VERSION + " and "
+                    + PartitionBatchWriter.VERSION);
         }
         topic = readString();
         partition = readVarint();
@@ -81,19 +89,12 @@ final class PartitionRecordReader implements AutoCloseable {
         if (ended) {
             return null;
         }
+        if (version == PartitionBatchWriter.VERSION) {
+            return nextFromBatches();
+        }
         int tag = readByte();
         if (tag == PartitionRecordWriter.TAG_END) {
-            long trailerCount = readVarlong();
-            long trailerLast = readVarlong();
-            ended = true;
-            if (trailerCount != count || trailerLast != lastOffset) {
-                throw new IntegrityException(artifact, artifact + " trailer says " + trailerCount
-                        + " records ending at offset " + trailerLast + " but " + count + " records ending at "
-                        + lastOffset + " were read");
-            }
-            if (readByteOrEof() >= 0) {
-                throw new IntegrityException(artifact, artifact + " has data after its end");
-            }
+            readEnd();
             return null;
         }
         if (tag != PartitionRecordWriter.TAG_RECORD) {
@@ -129,6 +130,130 @@ final class PartitionRecordReader implements AutoCloseable {
         lastOffset = offset;
         count++;
         return new StoredRecord(offset, timestamp, timestampType, key, value, headerKeys, headerValues);
+    }
+
+    /** Version 2: the next record of the current batch, reading the next batch (or the end) when it is used up. */
+    private StoredRecord nextFromBatches() throws IOException {
+        while (batchRecords == null || !batchRecords.hasNext()) {
+            if (runRemaining == 0) {
+                int tag = readByte();
+                if (tag == PartitionRecordWriter.TAG_END) {
+                    readEnd();
+                    return null;
+                }
+                if (tag != PartitionBatchWriter.TAG_BATCHES) {
+                    throw new IntegrityException(artifact, artifact + " has an unknown tag " + tag + " after "
+                            + count + " records");
+                }
+                runRemaining = readVarlong();
+                if (runRemaining <= 0) {
+                    throw new IntegrityException(artifact, artifact + " has a batch run of length " + runRemaining
+                            + " after " + count + " records");
+                }
+            }
+            readBatch();
+        }
+        org.apache.kafka.common.record.Record r;
+        try {
+            r = batchRecords.next();
+        } catch (org.apache.kafka.common.KafkaException e) {
+            throw new IntegrityException(artifact, artifact + ": the record batch at offset " + batch.baseOffset()
+                    + " cannot be decoded: " + e.getMessage(), e);
+        }
+        long offset = r.offset();
+        if (offset < expectedOffset || offset >= cut) {
+            throw new IntegrityException(artifact, artifact + " holds offset " + offset + " after offset "
+                    + lastOffset + " (expected at least " + expectedOffset + " and below the cut " + cut + ")");
+        }
+        org.apache.kafka.common.header.Header[] headers = r.headers();
+        String[] headerKeys = new String[headers.length];
+        byte[][] headerValues = new byte[headers.length][];
+        for (int i = 0; i < headers.length; i++) {
+            headerKeys[i] = headers[i].key();
+            headerValues[i] = headers[i].value();
+        }
+        expectedOffset = offset + 1;
+        lastOffset = offset;
+        count++;
+        return new StoredRecord(offset, r.timestamp(), batch.timestampType().id, bytes(r.key()), bytes(r.value()),
+                headerKeys, headerValues);
+    }
+
+    private static byte[] bytes(java.nio.ByteBuffer b) {
+        if (b == null) {
+            return null;
+        }
+        byte[] a = new byte[b.remaining()];
+        b.duplicate().get(a);
+        return a;
+    }
+
+    /** Reads one whole record batch of the current run and checks its CRC. */
+    private void readBatch() throws IOException {
+        int overhead = org.apache.kafka.common.record.Records.LOG_OVERHEAD;
+        if (runRemaining < overhead) {
+            throw new IntegrityException(artifact, artifact + " has a batch run that ends inside a batch header after "
+                    + count + " records");
+        }
+        byte[] head = new byte[overhead];
+        readFully(head, 0, overhead);
+        int length = java.nio.ByteBuffer.wrap(head).getInt(org.apache.kafka.common.record.Records.SIZE_OFFSET);
+        if (length < org.apache.kafka.common.record.DefaultRecordBatch.RECORD_BATCH_OVERHEAD - overhead
+                || length > runRemaining - overhead) {
+            throw new IntegrityException(artifact, artifact + " has a record batch of invalid length " + length
+                    + " after " + count + " records");
+        }
+        byte[] whole = new byte[overhead + length];
+        System.arraycopy(head, 0, whole, 0, overhead);
+        readFully(whole, overhead, length);
+        runRemaining -= whole.length;
+        java.util.Iterator<org.apache.kafka.common.record.MutableRecordBatch> it =
+                org.apache.kafka.common.record.MemoryRecords.readableRecords(java.nio.ByteBuffer.wrap(whole))
+                        .batches().iterator();
+        if (!it.hasNext()) {
+            throw new IntegrityException(artifact, artifact + " has an unreadable record batch after " + count
+                    + " records");
+        }
+        batch = it.next();
+        try {
+            batch.ensureValid();
+        } catch (org.apache.kafka.common.KafkaException e) {
+            throw new IntegrityException(artifact, artifact + ": the record batch at offset " + batch.baseOffset()
+                    + " is corrupt: " + e.getMessage(), e);
+        }
+        if (batch.magic() != org.apache.kafka.common.record.RecordBatch.MAGIC_VALUE_V2 || batch.isControlBatch()) {
+            throw new IntegrityException(artifact, artifact + ": the record batch at offset " + batch.baseOffset()
+                    + " is " + (batch.isControlBatch() ? "a control batch" : "of magic " + batch.magic())
+                    + ", which version 2 never stores");
+        }
+        batchRecords = batch.iterator();
+    }
+
+    private void readFully(byte[] b, int off, int len) throws IOException {
+        int done = 0;
+        while (done < len) {
+            if (pos == limit && !fill()) {
+                throw truncated();
+            }
+            int n = Math.min(len - done, limit - pos);
+            System.arraycopy(buf, pos, b, off + done, n);
+            pos += n;
+            done += n;
+        }
+    }
+
+    private void readEnd() throws IOException {
+        long trailerCount = readVarlong();
+        long trailerLast = readVarlong();
+        ended = true;
+        if (trailerCount != count || trailerLast != lastOffset) {
+            throw new IntegrityException(artifact, artifact + " trailer says " + trailerCount
+                    + " records ending at offset " + trailerLast + " but " + count + " records ending at "
+                    + lastOffset + " were read");
+        }
+        if (readByteOrEof() >= 0) {
+            throw new IntegrityException(artifact, artifact + " has data after its end");
+        }
     }
 
     @Override

@@ -88,7 +88,8 @@ public final class KafkaBackupBenchmark {
         long sizeMib = Long.parseLong(opts.getOrDefault("size-mib", "1024"));
         int partitions = Integer.parseInt(opts.getOrDefault("partitions", "6"));
         int recordBytes = Integer.parseInt(opts.getOrDefault("record-bytes", "1024"));
-        zstdWorkers = Integer.parseInt(opts.getOrDefault("zstd-workers", "0"));
+        String[] workerChoices = opts.getOrDefault("zstd-workers", "0").split(",");
+        zstdWorkers = Integer.parseInt(workerChoices[0]);
         Path dir = opts.containsKey("dir") ? Path.of(opts.get("dir")) : Files.createTempDirectory("kafka-bench");
         Files.createDirectories(dir);
         String topic = "bench";
@@ -112,6 +113,9 @@ public final class KafkaBackupBenchmark {
                 for (int run = 0; run < 3; run++) {
                     ceiling = Math.min(ceiling, bareLoop(base, topic, partitions, records));
                 }
+                for (int round = 0; round < 2; round++) {
+                for (String w : workerChoices) {
+                zstdWorkers = Integer.parseInt(w);
                 for (String c : opts.get("sweep").split(",")) {
                     KafkaConfig cc = KafkaConfig.builder("bench").bootstrapServers(bootstrap).topic(topic)
                             .partitionConcurrency(Integer.parseInt(c)).build();
@@ -120,8 +124,10 @@ public final class KafkaBackupBenchmark {
                         deleteTree(dir.resolve("sweep"));
                         best = Math.min(best, backup(cc, dir.resolve("sweep"), compression).seconds);
                     }
-                    System.out.printf(Locale.ROOT, "SWEEP concurrency %s: backup %.2f s = %.0f%% of the bare loop "
-                            + "(%.2f s)%n", c, best, 100 * ceiling / best, ceiling);
+                    System.out.printf(Locale.ROOT, "SWEEP concurrency %s, zstd workers %s: backup %.2f s = %.0f%% of "
+                            + "the bare loop (%.2f s)%n", c, w, best, 100 * ceiling / best, ceiling);
+                }
+                }
                 }
                 return;
             }
@@ -166,13 +172,15 @@ public final class KafkaBackupBenchmark {
             double restore = Double.MAX_VALUE;
             double consoleProducer = Double.MAX_VALUE;
             for (int run = 1; run <= 2; run++) {
+                double restoreCpu = cpuSeconds();
                 long restoreStart = System.nanoTime();
                 try (BackupEngine engine = engine(storage, compression)) {
                     engine.restore(config, manifest.backupId().value(), new RestoreOptions(Optional.empty(), false,
                             Map.of("rename." + topic, topic + "-restored" + run)));
                 }
                 restore = Math.min(restore, seconds(restoreStart));
-                System.out.printf(Locale.ROOT, "our restore: %.2f s%n", seconds(restoreStart));
+                System.out.printf(Locale.ROOT, "our restore: %.2f s, %.2f CPU-s%n", seconds(restoreStart),
+                        cpuSeconds() - restoreCpu);
                 try (Admin admin = kafka.admin()) {
                     KafkaTestSupport.createTopic(admin, topic + "-console" + run, partitions, Map.of());
                 }
@@ -228,6 +236,12 @@ public final class KafkaBackupBenchmark {
         return (System.nanoTime() - startNanos) / 1e9;
     }
 
+    /** CPU seconds used by this whole JVM so far (broker, clients and native zstd workers included). */
+    private static double cpuSeconds() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+    }
+
     private static long sum(Map<TopicPartition, Long> m) {
         return m.values().stream().mapToLong(Long::longValue).sum();
     }
@@ -267,18 +281,20 @@ public final class KafkaBackupBenchmark {
 
     /** The provider alone (read, encode) into artifacts that are thrown away: no compression, hash or disk. */
     private static double providerOnly(KafkaConfig config) throws IOException {
+        double cpu = cpuSeconds();
         long started = System.nanoTime();
         new KafkaBackupProvider().openBackup(config, new com.aiplatform.backup.spi.BackupContext(
                 com.aiplatform.backup.api.BackupId.generate(java.time.Instant.now()), Optional.empty(), false))
                 .run(name -> java.io.OutputStream.nullOutputStream());
         double s = seconds(started);
-        System.out.printf(Locale.ROOT, "provider only: %.2f s%n", s);
+        System.out.printf(Locale.ROOT, "provider only: %.2f s, %.2f CPU-s%n", s, cpuSeconds() - cpu);
         return s;
     }
 
-    /** The same consumer as the backup's, every record read and dropped. */
+    /** A consumer loop with the settings the backup uses for its fetches (read_committed), every record read and dropped. */
     private static double bareLoop(KafkaConfig config, String topic, int partitions, long expected) throws Exception {
         KafkaClients clients = new KafkaClients(config, config.bootstrapServers(), "bench");
+        double cpu = cpuSeconds();
         long started = System.nanoTime();
         long seen = 0;
         long checksum = 0;
@@ -301,7 +317,8 @@ public final class KafkaBackupBenchmark {
             }
         }
         double s = seconds(started);
-        System.out.printf(Locale.ROOT, "bare consumer loop: %d records in %.2f s (%d value bytes)%n", seen, s, checksum);
+        System.out.printf(Locale.ROOT, "bare consumer loop: %d records in %.2f s, %.2f CPU-s (%d value bytes)%n", seen,
+                s, cpuSeconds() - cpu, checksum);
         return s;
     }
 
@@ -320,11 +337,12 @@ public final class KafkaBackupBenchmark {
 
     private static Timed backup(KafkaConfig config, Path storage, Compression compression) throws IOException {
         try (BackupEngine engine = engine(storage, compression)) {
+            double cpu = cpuSeconds();
             long started = System.nanoTime();
             Manifest m = engine.backup(config);
             double s = seconds(started);
-            System.out.printf(Locale.ROOT, "our backup: %d artifacts in %.2f s, %.1f MiB stored%n",
-                    m.artifacts().size(), s, m.storedBytes() / 1048576.0);
+            System.out.printf(Locale.ROOT, "our backup: %d artifacts in %.2f s, %.2f CPU-s, %.1f MiB stored%n",
+                    m.artifacts().size(), s, cpuSeconds() - cpu, m.storedBytes() / 1048576.0);
             return new Timed(s, m);
         }
     }

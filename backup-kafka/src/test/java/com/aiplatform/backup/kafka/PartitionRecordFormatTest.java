@@ -126,9 +126,9 @@ class PartitionRecordFormatTest {
         magic[0] = 'X';
         assertThatThrownBy(() -> read(magic)).isInstanceOf(IntegrityException.class).hasMessageContaining("magic");
         byte[] version = data.clone();
-        version[4] = 2;
+        version[4] = 3;
         assertThatThrownBy(() -> read(version)).isInstanceOf(IntegrityException.class)
-                .hasMessageContaining("format version 2");
+                .hasMessageContaining("format version 3");
         byte[] longer = Arrays.copyOf(data, data.length + 1);
         assertThatThrownBy(() -> read(longer)).isInstanceOf(IntegrityException.class)
                 .hasMessageContaining("data after its end");

@@ -80,8 +80,8 @@ import java.util.stream.Collectors;
  * topics, read their descriptions and configs, read the consumer groups' committed offsets, then
  * take the <em>cut</em> (end offsets: last stable offset under read_committed, else high
  * watermark) and the log start offsets, and read every partition from its start (log start, or
- * the previous backup's cut for an incremental) up to exactly its cut, with partitions assigned
- * by hand (no consumer group, no commit). Each partition streams into its own artifact through a
+ * the previous backup's cut for an incremental) up to exactly its cut, fetching record batches by
+ * hand (no consumer group, no commit; {@link KafkaBatchFetcher}). Each partition streams into its own artifact through a
  * bounded buffer; at most {@link KafkaConfig#partitionConcurrency()} are open at once.
  * {@code metadata.json} is written last.
  */

@@ -23,7 +23,8 @@ import java.util.Set;
  * consumer groups' positions, and its restore.
  *
  * <h2>Backup</h2>
- * Partitions are assigned by hand (no consumer group joins, nothing is committed). The backup
+ * Partitions are fetched by hand (no consumer group joins, nothing is committed), as record
+ * batches exactly as the broker stores them, none decoded on the way. The backup
  * first reads the consumer groups' committed offsets, then takes the <em>cut</em>: every selected
  * partition's end offset (the last stable offset under {@code read_committed}, the default, so
  * aborted transactions are left out; the high watermark otherwise). Each partition is read from
@@ -31,7 +32,9 @@ import java.util.Set;
  * included. Artifacts:
  * <ul>
  *   <li>{@code topics/<topic>/<partition>.records}: the records, in the binary format of
- *       FORMAT.md (offset, timestamp and type, key, value, headers in order; null kept apart from empty);</li>
+ *       FORMAT.md (version 2: Kafka's own record batches, holding offset, timestamp and type, key,
+ *       value, headers in order, null kept apart from empty; control batches and aborted
+ *       transactions left out);</li>
  *   <li>{@code metadata.json} (written last): partition counts, replication factors, topic configs
  *       set on the topics, the cut and log start per partition, committed group offsets.</li>
  * </ul>

@@ -54,6 +54,7 @@ final class KafkaBatchFetcher implements AutoCloseable {
     }
 
     private final NetworkClient client;
+    private final Metrics metrics = new Metrics();
     private final Time time = Time.SYSTEM;
     private final IsolationLevel isolation;
     private final int requestTimeoutMs;
@@ -70,7 +71,7 @@ final class KafkaBatchFetcher implements AutoCloseable {
         this.partitionMaxBytes = config.getInt(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG);
         this.maxBytes = config.getInt(ConsumerConfig.FETCH_MAX_BYTES_CONFIG);
         String clientId = config.getString(ConsumerConfig.CLIENT_ID_CONFIG);
-        this.client = ClientUtils.createNetworkClient(config, clientId, new Metrics(), "backup-fetch",
+        this.client = ClientUtils.createNetworkClient(config, clientId, metrics, "backup-fetch",
                 new LogContext("[backup fetch " + clientId + "] "), new ApiVersions(), time, 1, requestTimeoutMs,
                 new ManualMetadataUpdater(), new DefaultHostResolver());
     }
@@ -210,6 +211,8 @@ final class KafkaBatchFetcher implements AutoCloseable {
             client.close();
         } catch (RuntimeException ignored) {
             // closing after the work is done or failed
+        } finally {
+            metrics.close();
         }
     }
 }

@@ -291,7 +291,7 @@ public final class KafkaBackupBenchmark {
         return s;
     }
 
-    /** A consumer loop with the settings the backup uses for its fetches (read_committed), every record read and dropped. */
+    /** A consumer loop with the backup's fetch settings (read_committed), every record read and dropped. */
     private static double bareLoop(KafkaConfig config, String topic, int partitions, long expected) throws Exception {
         KafkaClients clients = new KafkaClients(config, config.bootstrapServers(), "bench");
         double cpu = cpuSeconds();

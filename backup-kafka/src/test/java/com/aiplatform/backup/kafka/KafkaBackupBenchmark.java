@@ -57,19 +57,21 @@ import java.util.stream.Stream;
  * ./mvnw -q -B -pl backup-kafka test-compile exec:exec -Dexec.classpathScope=test -Dexec.executable=java \
  *   -Dexec.args="-Xmx3g -cp %classpath com.aiplatform.backup.kafka.KafkaBackupBenchmark --size-mib 1024 --partitions 6"
  * </pre>
- * Tuning aids: {@code --zstd-workers N} (engine's native zstd workers per artifact) and
+ * Tuning aids: {@code --zstd-workers N} (engine's native zstd workers per artifact; with {@code --sweep} a list) and
  * {@code --sweep 1,2,4} (only the bare loop and backups at each partition concurrency).
  *
- * <p>Measured on the project's 2-core build VM, 1 GiB, 6 partitions, 1 KiB text-like records,
- * quiet machine (2026-11-24): bare loop 1.28 s (798 MiB/s); our backup 4.00 s (256 MiB/s, 336 MiB
- * stored; the provider alone into a discarding sink 1.47 s, 87 % of the bare loop); console
- * consumer 12.0 s; our restore 3.99 s; console producer 10.33 s. So: backup 3.0x the console
- * consumer (target 5x), 32 % of the bare loop (target 70 %), restore 2.6x the console producer
- * (target 3x). Earlier runs under load: backup 1.7-3.4x, restore 2.0-2.2x; at 256 MiB the backup
- * was 6.7x the console consumer. CPU budget: zstd-1 costs ~2.9 CPU-s per GiB of text, the broker
- * and consumer ~1.9 CPU-s per GiB, so on 2 shared cores the backup cannot go below ~2.4 s (54 % of
- * the bare loop) with zstd, ~2.0 s with lz4: the 70 % target needs compression off or cores the
- * broker does not share.
+ * <p>Measured on the project's 2-core build VM, 1 GiB, 6 partitions, 1 KiB text-like records
+ * (2026-12-01, backups fetching raw record batches, format version 2): bare loop 1.78 s (1.64 CPU-s);
+ * the provider alone into a discarding sink 0.70 s (1.02 CPU-s, 2.5x faster than the bare loop: no
+ * record is decoded); our backup with zstd 3.41 s (6.3 CPU-s, 344 MiB stored); console consumer
+ * 8.47 s; our restore 5.81 s; console producer 11.68 s. So: backup 2.5x the console consumer
+ * (target 5x), 52 % of the bare loop (target 70 %; 68-75 % at 512 MiB in a sweep), restore 2.0x the
+ * console producer (target 3x). The backup is now bound by compression alone: zstd-1 took ~5 CPU-s
+ * per GiB of these records on this VM that day (225 MB/s per stream), against ~1 CPU-s for reading
+ * them, broker included; with both cores saturated the wall time is CPU-s / 2. Before raw batches
+ * (2026-11-24, consumer path): reading alone 87 % of the bare loop, backup 32 %. Same day, sweeps at
+ * 1 GiB: {@code --compression lz4} 3.12 s (5.7 CPU-s, 575 MiB stored: no cheaper than zstd here),
+ * {@code --compression none} 2.85 s (4.1 CPU-s: hashing and writing 1 GiB cost ~3 CPU-s).
  *
  * <p>The broker, the benchmarked clients and the compressor share the machine's cores, as they would
  * on a small backup host next to a broker; absolute figures depend on the machine, the ratios are

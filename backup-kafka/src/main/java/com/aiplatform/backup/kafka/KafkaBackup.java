@@ -706,6 +706,7 @@ final class KafkaBackup {
                     ? TimestampType.CREATE_TIME : b.timestampType();
             long logAppendTime = type == TimestampType.LOG_APPEND_TIME ? b.maxTimestamp() : RecordBatch.NO_TIMESTAMP;
             MemoryRecordsBuilder builder = null;
+            o.lastOffset(); // settles the last offset of an earlier raw batch before this one's records
             for (Record r : b) {
                 if (r.offset() < from || r.offset() >= to) {
                     continue;
@@ -718,7 +719,6 @@ final class KafkaBackup {
                 }
                 builder.appendWithOffset(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
                 o.count++;
-                o.lastOffset();
                 o.lastRecordOffset = r.offset();
             }
             return builder == null ? null : builder.build().buffer();

@@ -110,8 +110,7 @@ final class KafkaBatchFetcher implements AutoCloseable {
                     topicIds.getOrDefault(tp.topic(), Uuid.ZERO_UUID), positions.get(tp), -1L, partitionMaxBytes,
                     Optional.empty()));
         }
-        Map<String, Node> pending = new HashMap<>();
-        Map<String, LinkedHashMap<TopicPartition, FetchRequest.PartitionData>> requested = new HashMap<>();
+        Map<String, LinkedHashMap<TopicPartition, FetchRequest.PartitionData>> pending = new HashMap<>();
         Map<Uuid, String> names = new HashMap<>();
         topicIds.forEach((name, id) -> names.put(id, name));
         long deadline = time.milliseconds() + requestTimeoutMs;
@@ -127,24 +126,23 @@ final class KafkaBatchFetcher implements AutoCloseable {
             ClientRequest request = client.newClientRequest(node.idString(), builder, time.milliseconds(), true,
                     requestTimeoutMs, null);
             client.send(request, time.milliseconds());
-            pending.put(request.destination() + "/" + request.correlationId(), node);
-            requested.put(request.destination() + "/" + request.correlationId(), e.getValue());
+            pending.put(request.destination() + "/" + request.correlationId(), e.getValue());
         }
         while (!pending.isEmpty()) {
             long now = time.milliseconds();
             if (now > deadline + 1000) {
-                for (String key : pending.keySet()) {
-                    requested.get(key).keySet().forEach(tp -> result.add(
+                for (var asked : pending.values()) {
+                    asked.keySet().forEach(tp -> result.add(
                             new PartitionFetch(tp, Errors.REQUEST_TIMED_OUT, MemoryRecords.EMPTY, List.of())));
                 }
                 break;
             }
             for (ClientResponse response : client.poll(Math.max(1, Math.min(200, deadline + 1000 - now)), now)) {
                 String key = response.destination() + "/" + response.requestHeader().correlationId();
-                if (pending.remove(key) == null) {
+                LinkedHashMap<TopicPartition, FetchRequest.PartitionData> asked = pending.remove(key);
+                if (asked == null) {
                     continue;
                 }
-                LinkedHashMap<TopicPartition, FetchRequest.PartitionData> asked = requested.get(key);
                 if (response.authenticationException() != null) {
                     throw new SourceException("fetching from " + response.destination() + ": authentication failed: "
                             + KafkaClients.rootMessage(response.authenticationException()), false,

@@ -82,34 +82,23 @@ final class KafkaClients {
         Properties p = common("admin");
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG,
                 Integer.toString((int) Math.min(Integer.MAX_VALUE, config.requestTimeout().toMillis())));
-        try {
-            return Admin.create(p);
-        } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka admin client for " + bootstrapServers + ": "
-                    + rootMessage(e), false, e);
-        }
+        return create("admin client", () -> Admin.create(p));
     }
 
-    /** A consumer that never joins a group and never commits: partitions are assigned and sought by hand. */
+    /**
+     * A consumer with the settings the backup fetches with, never joining a group nor committing
+     * (the backup itself fetches raw batches, {@link #fetcher}; the benchmark's consumer loop uses this).
+     */
     KafkaConsumer<byte[], byte[]> consumer() throws SourceException {
         Properties p = consumerProperties();
-        try {
-            return new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
-        } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka consumer for " + bootstrapServers + ": "
-                    + rootMessage(e), false, e);
-        }
+        return create("consumer", () -> new KafkaConsumer<>(p, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer()));
     }
 
     /** A raw record-batch fetcher with the consumer's settings (security, fetch sizes, timeouts). */
     KafkaBatchFetcher fetcher(IsolationLevel isolation) throws SourceException {
         Properties p = consumerProperties();
-        try {
-            return new KafkaBatchFetcher(p, isolation, config.requestTimeout());
-        } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka fetch client for " + bootstrapServers + ": "
-                    + rootMessage(e), false, e);
-        }
+        return create("fetch client", () -> new KafkaBatchFetcher(p, isolation, config.requestTimeout()));
     }
 
     private Properties consumerProperties() throws SourceException {
@@ -142,10 +131,15 @@ final class KafkaClients {
         p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(block));
         p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
                 Long.toString(Math.max(block, config.requestTimeout().toMillis() + 20_000)));
+        return create("producer", () -> new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer()));
+    }
+
+    /** Builds a client; a construction failure (unresolvable host, bad property) names the client and the cluster. */
+    private <T> T create(String what, java.util.function.Supplier<T> factory) throws SourceException {
         try {
-            return new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+            return factory.get();
         } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka producer for " + bootstrapServers + ": "
+            throw new SourceException("cannot create a Kafka " + what + " for " + bootstrapServers + ": "
                     + rootMessage(e), false, e);
         }
     }

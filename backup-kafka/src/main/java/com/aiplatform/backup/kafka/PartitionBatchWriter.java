@@ -1,5 +1,7 @@
 package com.aiplatform.backup.kafka;
 
+import org.apache.kafka.common.utils.ByteUtils;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -27,23 +29,20 @@ final class PartitionBatchWriter {
     static final int TAG_BATCHES = 2;
 
     private final OutputStream out;
-    private final byte[] small = new byte[32];
+    private final ByteBuffer small = ByteBuffer.allocate(32);
     private boolean finished;
 
     PartitionBatchWriter(OutputStream out, String topic, int partition, long start, long cut) throws IOException {
         this.out = out;
         byte[] name = topic.getBytes(StandardCharsets.UTF_8);
-        byte[] head = new byte[PartitionRecordWriter.MAGIC.length + 1 + 5 + name.length + 5 + 10 + 10];
-        System.arraycopy(PartitionRecordWriter.MAGIC, 0, head, 0, PartitionRecordWriter.MAGIC.length);
-        int pos = PartitionRecordWriter.MAGIC.length;
-        head[pos++] = (byte) VERSION;
-        pos = varlong(head, pos, name.length);
-        System.arraycopy(name, 0, head, pos, name.length);
-        pos += name.length;
-        pos = varlong(head, pos, partition);
-        pos = varlong(head, pos, start);
-        pos = varlong(head, pos, cut);
-        out.write(head, 0, pos);
+        ByteBuffer head = ByteBuffer.allocate(PartitionRecordWriter.MAGIC.length + 1 + 5 + name.length + 5 + 10 + 10);
+        head.put(PartitionRecordWriter.MAGIC).put((byte) VERSION);
+        ByteUtils.writeVarint(name.length, head);
+        head.put(name);
+        ByteUtils.writeVarint(partition, head);
+        ByteUtils.writeVarlong(start, head);
+        ByteUtils.writeVarlong(cut, head);
+        out.write(head.array(), 0, head.position());
     }
 
     /** Appends whole record batches (the buffer's remaining bytes); the buffer's position is not moved. */
@@ -52,9 +51,9 @@ final class PartitionBatchWriter {
         if (length == 0) {
             return;
         }
-        small[0] = (byte) TAG_BATCHES;
-        int pos = varlong(small, 1, length);
-        out.write(small, 0, pos);
+        small.clear().put((byte) TAG_BATCHES);
+        ByteUtils.writeVarlong(length, small);
+        out.write(small.array(), 0, small.position());
         if (batches.hasArray()) {
             out.write(batches.array(), batches.arrayOffset() + batches.position(), length);
         } else {
@@ -74,20 +73,9 @@ final class PartitionBatchWriter {
             return;
         }
         finished = true;
-        small[0] = (byte) PartitionRecordWriter.TAG_END;
-        int pos = varlong(small, 1, count);
-        pos = varlong(small, pos, lastOffset);
-        out.write(small, 0, pos);
-    }
-
-    /** Zig-zag base-128, as Kafka's {@code ByteUtils.writeVarlong}; also used for int fields. */
-    private static int varlong(byte[] buf, int pos, long value) {
-        long v = (value << 1) ^ (value >> 63);
-        while ((v & 0xFFFFFFFFFFFFFF80L) != 0L) {
-            buf[pos++] = (byte) ((v & 0x7F) | 0x80);
-            v >>>= 7;
-        }
-        buf[pos++] = (byte) v;
-        return pos;
+        small.clear().put((byte) PartitionRecordWriter.TAG_END);
+        ByteUtils.writeVarlong(count, small);
+        ByteUtils.writeVarlong(lastOffset, small);
+        out.write(small.array(), 0, small.position());
     }
 }

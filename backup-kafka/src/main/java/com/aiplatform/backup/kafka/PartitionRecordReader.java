@@ -175,17 +175,9 @@ final class PartitionRecordReader implements AutoCloseable {
         expectedOffset = offset + 1;
         lastOffset = offset;
         count++;
-        return new StoredRecord(offset, r.timestamp(), batch.timestampType().id, bytes(r.key()), bytes(r.value()),
-                headerKeys, headerValues);
-    }
-
-    private static byte[] bytes(java.nio.ByteBuffer b) {
-        if (b == null) {
-            return null;
-        }
-        byte[] a = new byte[b.remaining()];
-        b.duplicate().get(a);
-        return a;
+        return new StoredRecord(offset, r.timestamp(), batch.timestampType().id,
+                org.apache.kafka.common.utils.Utils.toNullableArray(r.key()),
+                org.apache.kafka.common.utils.Utils.toNullableArray(r.value()), headerKeys, headerValues);
     }
 
     /** Reads one whole record batch of the current run and checks its CRC. */

@@ -17,12 +17,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.createTopic;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.describeAll;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.readAll;
@@ -40,10 +40,6 @@ class KafkaBatchEdgesIT {
 
     @TempDir
     Path storage;
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     /** Sends {@code count} records as one batch (one flush), with headers and a null value now and then. */
     private static void produceOneBatch(String bootstrap, String topic, String codec, int count) {

@@ -20,13 +20,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.createTopic;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.describeAll;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.readAll;
@@ -43,10 +43,6 @@ class KafkaIncrementalIT {
 
     @TempDir
     Path storage;
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
 
     private static void produce(String bootstrap, String topic, int partitions, String batch, int count) {
         try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(bootstrap, Map.of())) {

@@ -43,6 +43,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static com.aiplatform.backup.kafka.KafkaTestSupport.await;
+import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.createTopic;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.describe;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.describeAll;
@@ -114,10 +115,6 @@ class KafkaRoundTripIT {
             engine.restore(config, "latest", new RestoreOptions(Optional.empty(), false,
                     Map.of("target-bootstrap-servers", KAFKA.target().bootstrapServers())));
         }
-    }
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     private static void produceBinary(String bootstrap) throws Exception {

@@ -38,6 +38,11 @@ final class KafkaTestSupport {
     private KafkaTestSupport() {
     }
 
+    /** The UTF-8 bytes of a test key, value or header. */
+    static byte[] bytes(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     /** A unique lower-case prefix for one test's topics and groups. */
     static String unique(String what) {
         return what + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & 0xFFFFFFFFL);

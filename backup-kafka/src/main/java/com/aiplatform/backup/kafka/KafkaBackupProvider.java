@@ -65,8 +65,10 @@ import java.util.Set;
  *   <li>{@code consumer-groups=false}: leave consumer-group offsets alone.</li>
  * </ul>
  * Missing topics are created with the recorded partition count and configs; every record is
- * produced to its original partition with its key, value, headers and timestamp (idempotent
- * producer, acks=all). Topics with {@code message.timestamp.type=LogAppendTime} get new
+ * appended to its original partition with its key, value, headers and timestamp (acks=all, an
+ * idempotent producer id; large stored batches are sent as they are, without decoding a record,
+ * see FORMAT.md). Nothing is retried: a refused batch or a lost broker fails the restore, naming
+ * the partition, and the target is reported as partially restored. Topics with {@code message.timestamp.type=LogAppendTime} get new
  * timestamps from the target broker: that is what LogAppendTime means. Records of committed
  * transactions are restored as plain records. Then each consumer group's committed offset
  * {@code o} is translated to the new offset of the first restored record whose old offset is at

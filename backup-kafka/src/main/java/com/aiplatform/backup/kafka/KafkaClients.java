@@ -8,22 +8,23 @@ import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -116,22 +117,29 @@ final class KafkaClients {
         return p;
     }
 
-    /** An idempotent producer (acks=all), tuned for bulk appends. */
-    KafkaProducer<byte[], byte[]> producer() throws SourceException {
+    /**
+     * Connections per broker of the restore's writer: a broker works on one request per
+     * connection at a time, so two let it append batches of different partitions on two threads.
+     */
+    static final int RESTORE_CONNECTIONS_PER_BROKER = 2;
+
+    /**
+     * The restore's writer: whole batches to the given partition leaders, with an idempotent
+     * producer id, acks=all, and the producer settings of this source (SASL/TLS included).
+     */
+    KafkaBatchProducer batchProducer(Map<TopicPartition, Node> leaders, Map<String, Uuid> topicIds)
+            throws SourceException {
         Properties p = common("writer");
-        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-        p.put(ProducerConfig.ACKS_CONFIG, "all");
-        p.putIfAbsent(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
-        p.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20));
-        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "20");
-        p.putIfAbsent(ProducerConfig.BUFFER_MEMORY_CONFIG, Long.toString(64L << 20));
         p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(64 << 20));
         p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, Integer.toString(1 << 20));
-        long block = config.requestTimeout().toMillis();
-        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(block));
-        p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
-                Long.toString(Math.max(block, config.requestTimeout().toMillis() + 20_000)));
-        return create("producer", () -> new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer()));
+        try {
+            return new KafkaBatchProducer(p, config.requestTimeout(), bootstrapServers, leaders, topicIds,
+                    RESTORE_CONNECTIONS_PER_BROKER,
+                    "kafka-restore-" + config.name() + "-sender");
+        } catch (KafkaException e) {
+            throw new SourceException("cannot create a Kafka producer for " + bootstrapServers + ": "
+                    + rootMessage(e), false, e);
+        }
     }
 
     /** Builds a client; a construction failure (unresolvable host, bad property) names the client and the cluster. */
@@ -235,8 +243,6 @@ final class KafkaClients {
                 a.close(Duration.ofSeconds(2));
             } else if (c instanceof KafkaConsumer<?, ?> k) {
                 k.close(org.apache.kafka.clients.consumer.CloseOptions.timeout(Duration.ofSeconds(2)));
-            } else if (c instanceof KafkaProducer<?, ?> k) {
-                k.close(Duration.ofSeconds(5));
             } else {
                 c.close();
             }

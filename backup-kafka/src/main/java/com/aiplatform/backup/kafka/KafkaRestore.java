@@ -6,7 +6,6 @@ import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.kafka.KafkaMetadata.GroupOffset;
 import com.aiplatform.backup.kafka.KafkaMetadata.PartitionMeta;
 import com.aiplatform.backup.kafka.KafkaMetadata.TopicMeta;
-import com.aiplatform.backup.kafka.PartitionRecordReader.StoredRecord;
 import com.aiplatform.backup.spi.ArtifactSource;
 import com.aiplatform.backup.spi.RestoreOptions;
 import org.apache.kafka.clients.admin.Admin;
@@ -18,23 +17,28 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.clients.producer.Callback;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.record.MemoryRecordsBuilder;
+import org.apache.kafka.common.record.Record;
+import org.apache.kafka.common.record.RecordBatch;
+import org.apache.kafka.common.record.TimestampType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -59,8 +63,8 @@ import java.util.stream.Collectors;
  * Restores one Kafka backup into a cluster. Every check runs before anything is written
  * (target topics empty or absent, partition counts, replication factor, chain position, consumer
  * groups without active members); then missing topics are created with the recorded partition
- * count and configs, every record is produced to its original partition (idempotent producer,
- * acks=all, key, value, headers and timestamp as stored; up to
+ * count and configs, every record is appended to its original partition ({@link KafkaBatchProducer}:
+ * acks=all, idempotent, large stored batches as they are; key, value, headers and timestamp as stored; up to
  * {@link KafkaConfig#partitionConcurrency()} partitions at once, each in order), and finally each consumer group's
  * committed offsets are translated to the new log and committed.
  *
@@ -181,7 +185,7 @@ final class KafkaRestore {
                         + String.join("; ", problems), false);
             }
             createTopics(admin, meta, targetOf, target);
-            Map<String, PartitionState> states = produce(source, meta, targetOf, target, incremental);
+            Map<String, PartitionState> states = produce(admin, source, meta, targetOf, target, incremental);
             int committed = restoreGroups ? commitGroups(admin, meta, targetOf, states, incremental) : 0;
             long records = states.values().stream().mapToLong(s -> s.acked.get()).sum();
             LOG.info("restored backup {} into {}: {} records in {} partitions of {} topics, {} consumer-group offsets",
@@ -364,7 +368,7 @@ final class KafkaRestore {
     }
 
     /** One target partition being written. */
-    private static final class PartitionState implements Callback {
+    private static final class PartitionState {
         final TopicPartition target;
         final PartitionMeta meta;
         final OffsetTranslation translation;
@@ -385,14 +389,10 @@ final class KafkaRestore {
             this.failure = failure;
         }
 
-        @Override
-        public void onCompletion(RecordMetadata metadata, Exception exception) {
-            if (exception != null) {
-                failure.compareAndSet(null, new Failure(target, exception));
-                return;
-            }
-            acked.incrementAndGet();
-            maxOffset.accumulateAndGet(metadata.offset(), Math::max);
+        /** The broker appended {@code records} records of this partition from {@code newBase} on. */
+        void appended(long newBase, int records) {
+            acked.addAndGet(records);
+            maxOffset.accumulateAndGet(newBase + records - 1, Math::max);
         }
 
         long newEnd() {
@@ -413,8 +413,9 @@ final class KafkaRestore {
         return incremental && p.recordsBefore() > 0 && offset < boundary(p);
     }
 
-    private Map<String, PartitionState> produce(ArtifactSource source, KafkaMetadata meta, Map<String, String> targetOf,
-                                                Target target, boolean incremental) throws IOException {
+    private Map<String, PartitionState> produce(Admin admin, ArtifactSource source, KafkaMetadata meta,
+                                                Map<String, String> targetOf, Target target, boolean incremental)
+            throws IOException {
         Map<String, List<Long>> needed = new HashMap<>();
         Map<String, PartitionMeta> metaByKey = new HashMap<>();
         meta.topics().forEach(t -> t.partitions().forEach(p -> metaByKey.put(t.name() + "." + p.partition(), p)));
@@ -429,7 +430,7 @@ final class KafkaRestore {
         }
         AtomicReference<Failure> failure = new AtomicReference<>();
         Map<String, PartitionState> states = new LinkedHashMap<>();
-        KafkaProducer<byte[], byte[]> producer = clients.producer();
+        KafkaBatchProducer producer = batchProducer(admin, meta, targetOf);
         int concurrency = config.partitionConcurrency();
         AtomicInteger threadNumber = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(concurrency, r -> {
@@ -464,9 +465,10 @@ final class KafkaRestore {
                     // produced at once, so the producer fills requests with batches of many partitions
                     String artifact = KafkaMetadata.recordsArtifact(t.name(), p.partition());
                     InputStream in = source.open(artifact);
+                    int batchLimit = batchLimit(t);
                     running.add(pool.submit(() -> {
                         try {
-                            produce(in, artifact, producer, t.name(), state);
+                            produce(in, artifact, new Batches(producer, state, batchLimit), t.name(), state);
                         } catch (IOException | RuntimeException e) {
                             failure.compareAndSet(null, new Failure(state.target, e));
                         } finally {
@@ -478,26 +480,27 @@ final class KafkaRestore {
             for (Future<?> f : running) {
                 f.get();
             }
-            producer.flush();
+            if (failure.get() == null) {
+                producer.flush();
+            }
             ok = true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             failure.compareAndSet(null, new Failure(null, new java.io.InterruptedIOException("restore interrupted")));
         } catch (ExecutionException e) {
             failure.compareAndSet(null, new Failure(null, e));
-        } catch (KafkaException e) {
+        } catch (IOException | KafkaException e) {
             failure.compareAndSet(null, new Failure(null, e));
         } finally {
             if (ok) {
                 pool.shutdown();
             } else {
                 pool.shutdownNow();
-                KafkaClients.closeQuietly(producer);
             }
+            producer.close();
         }
         Failure f = failure.get();
         if (f != null) {
-            KafkaClients.closeQuietly(producer);
             String partial = "Target topics " + new TreeSet<>(targetOf.values())
                     + " are partially restored; delete them before restoring again";
             if (f.exception() instanceof IntegrityException ie) {
@@ -508,7 +511,6 @@ final class KafkaRestore {
             throw new SourceException("restore into " + clients.bootstrapServers() + " failed" + where + ": "
                     + KafkaClients.rootMessage(f.exception()) + ". " + partial, false, f.exception());
         }
-        producer.close(java.time.Duration.ofSeconds(30));
         for (PartitionState s : states.values()) {
             if (s.acked.get() != s.sent) {
                 throw new SourceException("restore into " + clients.bootstrapServers() + ": partition "
@@ -519,9 +521,9 @@ final class KafkaRestore {
         return states;
     }
 
-    /** Runs on a worker thread: reads one partition's artifact and sends its records, in order. */
-    private void produce(InputStream in, String artifact, KafkaProducer<byte[], byte[]> producer, String sourceTopic,
-                         PartitionState state) throws IOException {
+    /** Runs on a worker thread: reads one partition's artifact and sends its batches, in order. */
+    private void produce(InputStream in, String artifact, Batches batches, String sourceTopic, PartitionState state)
+            throws IOException {
         PartitionMeta p = state.meta;
         try (InputStream stream = in; PartitionRecordReader reader = new PartitionRecordReader(stream, artifact)) {
             if (!reader.topic().equals(sourceTopic) || reader.partition() != p.partition()
@@ -531,35 +533,163 @@ final class KafkaRestore {
                         + KafkaMetadata.ARTIFACT + " expects " + sourceTopic + "-" + p.partition() + " ["
                         + p.start() + ", " + p.cut() + ")");
             }
-            StoredRecord r;
-            while ((r = reader.next()) != null) {
-                if (state.failure.get() != null) {
-                    return;
-                }
-                Header[] headers = new Header[r.headerKeys().length];
-                for (int i = 0; i < headers.length; i++) {
-                    headers[i] = new RecordHeader(r.headerKeys()[i], r.headerValues()[i]);
-                }
-                ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(state.target.topic(),
-                        state.target.partition(), r.timestamp() < 0 ? null : r.timestamp(), r.key(), r.value(),
-                        new RecordHeaders(headers));
-                long range = state.translation.matches(r.offset());
-                Callback callback = state;
-                if (OffsetTranslation.from(range) != OffsetTranslation.to(range)) {
-                    callback = (metadata, exception) -> {
-                        if (exception == null) {
-                            state.translation.resolve(range, metadata.offset());
+            if (reader.batched()) {
+                PartitionRecordReader.StoredBatch stored;
+                while ((stored = reader.nextBatch()) != null && state.failure.get() == null) {
+                    RecordBatch b = stored.batch();
+                    if (Batches.sendsAsStored(b)) {
+                        batches.sendStored(b, stored.bytes());
+                    } else {
+                        for (Record r : b) {
+                            batches.add(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
                         }
-                        state.onCompletion(metadata, exception);
-                    };
+                    }
                 }
-                producer.send(record, callback);
-                state.sent++;
+            } else {
+                PartitionRecordReader.StoredRecord r;
+                while ((r = reader.next()) != null && state.failure.get() == null) {
+                    Header[] headers = new Header[r.headerKeys().length];
+                    for (int i = 0; i < headers.length; i++) {
+                        headers[i] = new RecordHeader(r.headerKeys()[i], r.headerValues()[i]);
+                    }
+                    batches.add(r.offset(), r.timestamp(), wrap(r.key()), wrap(r.value()), headers);
+                }
             }
+            if (state.failure.get() != null) {
+                return;
+            }
+            batches.flush();
             if (reader.count() != p.records()) {
                 throw new IntegrityException(artifact, artifact + " holds " + reader.count() + " records but "
                         + KafkaMetadata.ARTIFACT + " says " + p.records());
             }
+        }
+    }
+
+    private static ByteBuffer wrap(byte[] b) {
+        return b == null ? null : ByteBuffer.wrap(b);
+    }
+
+    /** Largest batch built from single records: 1 MiB, or the topic's max.message.bytes when smaller. */
+    private static int batchLimit(TopicMeta t) {
+        int limit = 1 << 20;
+        String configured = t.configs().get("max.message.bytes");
+        if (configured != null) {
+            try {
+                limit = Math.min(limit, Math.max(1024, Integer.parseInt(configured.trim()) - 1024));
+            } catch (NumberFormatException ignored) {
+                // the broker validated it when the topic was made; keep the default
+            }
+        }
+        return limit;
+    }
+
+    /** The batch producer for the target partitions, with their leaders and topic ids. */
+    private KafkaBatchProducer batchProducer(Admin admin, KafkaMetadata meta, Map<String, String> targetOf)
+            throws SourceException {
+        List<String> names = new ArrayList<>(new TreeSet<>(targetOf.values()));
+        Map<String, TopicDescription> described = clients.await(admin.describeTopics(names).allTopicNames(),
+                "describing target topics " + names);
+        Map<TopicPartition, Node> leaders = new LinkedHashMap<>();
+        Map<String, Uuid> topicIds = new HashMap<>();
+        for (TopicMeta t : meta.topics()) {
+            String name = targetOf.get(t.name());
+            TopicDescription d = described.get(name);
+            topicIds.put(name, d.topicId());
+            for (TopicPartitionInfo info : d.partitions()) {
+                if (info.partition() >= t.partitionCount()) {
+                    continue;
+                }
+                if (info.leader() == null || info.leader().isEmpty()) {
+                    throw new SourceException("restore into " + clients.bootstrapServers() + ": partition "
+                            + info.partition() + " of target topic '" + name + "' has no leader; nothing was "
+                            + "written", true);
+                }
+                leaders.put(new TopicPartition(name, info.partition()), info.leader());
+            }
+        }
+        return clients.batchProducer(leaders, topicIds);
+    }
+
+    /**
+     * Turns one partition's stored batches and records into batches for the producer: a stored
+     * batch that the broker accepts as it is (contiguous offsets, CreateTime, no delete horizon,
+     * at least {@value #MIN_STORED_BATCH} bytes) goes whole; anything else (batches with
+     * compaction gaps, LogAppendTime batches, small batches, version 1 records) is re-batched,
+     * uncompressed, into batches of up to the limit. New offsets of tracked group offsets are
+     * resolved as the broker acknowledges each batch.
+     */
+    private static final class Batches {
+        static final int MIN_STORED_BATCH = 16 * 1024;
+        private final KafkaBatchProducer producer;
+        private final PartitionState state;
+        private final int limit;
+        private final List<long[]> answers = new ArrayList<>();
+        private MemoryRecordsBuilder builder;
+        private int built;
+
+        Batches(KafkaBatchProducer producer, PartitionState state, int limit) {
+            this.producer = producer;
+            this.state = state;
+            this.limit = limit;
+        }
+
+        static boolean sendsAsStored(RecordBatch b) {
+            Integer count = b.countOrNull();
+            return count != null && b.lastOffset() - b.baseOffset() + 1 == count
+                    && b.timestampType() == TimestampType.CREATE_TIME && b.deleteHorizonMs().isEmpty()
+                    && b.sizeInBytes() >= MIN_STORED_BATCH;
+        }
+
+        void sendStored(RecordBatch b, ByteBuffer bytes) throws IOException {
+            flush();
+            int records = b.countOrNull();
+            long oldBase = b.baseOffset();
+            long range = state.translation.matches(b.lastOffset());
+            boolean tracked = OffsetTranslation.from(range) != OffsetTranslation.to(range);
+            state.sent += records;
+            producer.send(state.target, bytes, newBase -> {
+                if (tracked) {
+                    state.translation.resolveContiguous(range, oldBase, newBase);
+                }
+                state.appended(newBase, records);
+            });
+        }
+
+        void add(long oldOffset, long timestamp, ByteBuffer key, ByteBuffer value, Header[] headers)
+                throws IOException {
+            if (builder != null && !builder.hasRoomFor(timestamp, key, value, headers)) {
+                flush();
+            }
+            if (builder == null) {
+                builder = MemoryRecords.builder(ByteBuffer.allocate(limit), RecordBatch.CURRENT_MAGIC_VALUE,
+                        Compression.NONE, TimestampType.CREATE_TIME, 0L);
+            }
+            long range = state.translation.matches(oldOffset);
+            if (OffsetTranslation.from(range) != OffsetTranslation.to(range)) {
+                answers.add(new long[] {range, built});
+            }
+            builder.append(timestamp < 0 ? RecordBatch.NO_TIMESTAMP : timestamp, key, value, headers);
+            built++;
+        }
+
+        void flush() throws IOException {
+            if (builder == null) {
+                return;
+            }
+            ByteBuffer bytes = builder.build().buffer();
+            int records = built;
+            List<long[]> resolved = List.copyOf(answers);
+            builder = null;
+            built = 0;
+            answers.clear();
+            state.sent += records;
+            producer.send(state.target, bytes, newBase -> {
+                for (long[] a : resolved) {
+                    state.translation.resolve(a[0], newBase + a[1]);
+                }
+                state.appended(newBase, records);
+            });
         }
     }
 

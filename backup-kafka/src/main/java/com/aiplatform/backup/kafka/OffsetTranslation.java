@@ -13,7 +13,9 @@ import java.util.Collection;
  *
  * <p>Use: call {@link #matches(long)} for each record in order as it is produced; when it returns
  * a non-empty range, hand the record's new offset to {@link #resolve} once the broker assigned
- * it. After the last record, {@link #translate} answers.
+ * it (or, for a batch of contiguous offsets, call {@link #matches} with its last offset and
+ * {@link #resolveContiguous} with its new base offset). After the last record,
+ * {@link #translate} answers.
  */
 final class OffsetTranslation {
     private final long[] needed;
@@ -56,6 +58,17 @@ final class OffsetTranslation {
     synchronized void resolve(long range, long newOffset) {
         for (int i = from(range); i < to(range); i++) {
             mapped[i] = newOffset;
+        }
+    }
+
+    /**
+     * A batch whose records have the contiguous old offsets {@code oldBase..oldBase+n-1}, in that
+     * order, answered {@code range} (from {@link #matches} of its last record) and was appended
+     * at {@code newBase}: each tracked offset maps to the record that answers it.
+     */
+    synchronized void resolveContiguous(long range, long oldBase, long newBase) {
+        for (int i = from(range); i < to(range); i++) {
+            mapped[i] = newBase + Math.max(0, needed[i] - oldBase);
         }
     }
 

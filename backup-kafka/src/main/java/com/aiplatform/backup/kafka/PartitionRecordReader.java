@@ -39,6 +39,7 @@ final class PartitionRecordReader implements AutoCloseable {
     private long runRemaining;
     private org.apache.kafka.common.record.RecordBatch batch;
     private java.util.Iterator<org.apache.kafka.common.record.Record> batchRecords;
+    private byte[] batchBytes;
 
     PartitionRecordReader(InputStream in, String artifact) throws IOException {
         this.in = in;
@@ -132,39 +133,99 @@ final class PartitionRecordReader implements AutoCloseable {
         return new StoredRecord(offset, timestamp, timestampType, key, value, headerKeys, headerValues);
     }
 
-    /** Version 2: the next record of the current batch, reading the next batch (or the end) when it is used up. */
-    private StoredRecord nextFromBatches() throws IOException {
-        while (batchRecords == null || !batchRecords.hasNext()) {
-            if (runRemaining == 0) {
-                int tag = readByte();
-                if (tag == PartitionRecordWriter.TAG_END) {
-                    readEnd();
-                    return null;
-                }
-                if (tag != PartitionBatchWriter.TAG_BATCHES) {
-                    throw new IntegrityException(artifact, artifact + " has an unknown tag " + tag + " after "
-                            + count + " records");
-                }
-                runRemaining = readVarlong();
-                if (runRemaining <= 0) {
-                    throw new IntegrityException(artifact, artifact + " has a batch run of length " + runRemaining
-                            + " after " + count + " records");
-                }
-            }
-            readBatch();
+    /** True for version 2, whose batches {@link #nextBatch} returns whole; {@link #next} reads either version. */
+    boolean batched() {
+        return version == PartitionBatchWriter.VERSION;
+    }
+
+    /**
+     * Version 2 only, instead of {@link #next}: the next batch as stored, checked (CRC-32C, magic
+     * 2, not a control batch, record offsets ascending from where the previous batch ended and
+     * below the cut), or null after the last one (the trailer has then been checked). A batch
+     * whose offsets are contiguous is checked from its header alone; one with gaps (compaction)
+     * record by record.
+     */
+    StoredBatch nextBatch() throws IOException {
+        if (version != PartitionBatchWriter.VERSION) {
+            throw new IllegalStateException(artifact + " has format version " + version + ", read it with next()");
         }
-        org.apache.kafka.common.record.Record r;
+        if (ended || !nextRun()) {
+            return null;
+        }
+        readBatch();
+        org.apache.kafka.common.record.RecordBatch b = batch;
+        Integer records = b.countOrNull();
+        if (records != null && b.lastOffset() - b.baseOffset() + 1 == records) {
+            if (b.baseOffset() < expectedOffset || b.lastOffset() >= cut) {
+                throw new IntegrityException(artifact, artifact + " holds offsets " + b.baseOffset() + " to "
+                        + b.lastOffset() + " after offset " + lastOffset + " (expected at least " + expectedOffset
+                        + " and below the cut " + cut + ")");
+            }
+            count += records;
+            lastOffset = b.lastOffset();
+            expectedOffset = lastOffset + 1;
+        } else {
+            while (batchRecords.hasNext()) {
+                settle(nextOfBatch().offset());
+            }
+        }
+        batchRecords = null;
+        return new StoredBatch(b, java.nio.ByteBuffer.wrap(batchBytes));
+    }
+
+    /** Positions at the next batch: false at the end (trailer checked). */
+    private boolean nextRun() throws IOException {
+        if (runRemaining > 0) {
+            return true;
+        }
+        int tag = readByte();
+        if (tag == PartitionRecordWriter.TAG_END) {
+            readEnd();
+            return false;
+        }
+        if (tag != PartitionBatchWriter.TAG_BATCHES) {
+            throw new IntegrityException(artifact, artifact + " has an unknown tag " + tag + " after "
+                    + count + " records");
+        }
+        runRemaining = readVarlong();
+        if (runRemaining <= 0) {
+            throw new IntegrityException(artifact, artifact + " has a batch run of length " + runRemaining
+                    + " after " + count + " records");
+        }
+        return true;
+    }
+
+    private org.apache.kafka.common.record.Record nextOfBatch() throws IntegrityException {
         try {
-            r = batchRecords.next();
+            return batchRecords.next();
         } catch (org.apache.kafka.common.KafkaException e) {
             throw new IntegrityException(artifact, artifact + ": the record batch at offset " + batch.baseOffset()
                     + " cannot be decoded: " + e.getMessage(), e);
         }
-        long offset = r.offset();
+    }
+
+    /** Checks the offset of the record just read and counts it. */
+    private void settle(long offset) throws IntegrityException {
         if (offset < expectedOffset || offset >= cut) {
             throw new IntegrityException(artifact, artifact + " holds offset " + offset + " after offset "
                     + lastOffset + " (expected at least " + expectedOffset + " and below the cut " + cut + ")");
         }
+        expectedOffset = offset + 1;
+        lastOffset = offset;
+        count++;
+    }
+
+    /** Version 2: the next record of the current batch, reading the next batch (or the end) when it is used up. */
+    private StoredRecord nextFromBatches() throws IOException {
+        while (batchRecords == null || !batchRecords.hasNext()) {
+            if (!nextRun()) {
+                return null;
+            }
+            readBatch();
+        }
+        org.apache.kafka.common.record.Record r = nextOfBatch();
+        long offset = r.offset();
+        settle(offset);
         org.apache.kafka.common.header.Header[] headers = r.headers();
         String[] headerKeys = new String[headers.length];
         byte[][] headerValues = new byte[headers.length][];
@@ -172,9 +233,6 @@ final class PartitionRecordReader implements AutoCloseable {
             headerKeys[i] = headers[i].key();
             headerValues[i] = headers[i].value();
         }
-        expectedOffset = offset + 1;
-        lastOffset = offset;
-        count++;
         return new StoredRecord(offset, r.timestamp(), batch.timestampType().id,
                 org.apache.kafka.common.utils.Utils.toNullableArray(r.key()),
                 org.apache.kafka.common.utils.Utils.toNullableArray(r.value()), headerKeys, headerValues);
@@ -196,6 +254,7 @@ final class PartitionRecordReader implements AutoCloseable {
                     + " after " + count + " records");
         }
         byte[] whole = new byte[overhead + length];
+        batchBytes = whole;
         System.arraycopy(head, 0, whole, 0, overhead);
         readFully(whole, overhead, length);
         runRemaining -= whole.length;
@@ -347,6 +406,13 @@ final class PartitionRecordReader implements AutoCloseable {
     private IntegrityException truncated() {
         return new IntegrityException(artifact, artifact + " is truncated after " + count + " records",
                 new EOFException());
+    }
+
+    /**
+     * One record batch as stored: {@code bytes} holds exactly the batch, in a buffer of its own
+     * that the caller may keep and modify.
+     */
+    record StoredBatch(org.apache.kafka.common.record.RecordBatch batch, java.nio.ByteBuffer bytes) {
     }
 
     /**

@@ -58,7 +58,8 @@ import java.util.stream.Stream;
  *   -Dexec.args="-Xmx3g -cp %classpath com.aiplatform.backup.kafka.KafkaBackupBenchmark --size-mib 1024 --partitions 6"
  * </pre>
  * Tuning aids: {@code --zstd-workers N} (engine's native zstd workers per artifact; with {@code --sweep} a list) and
- * {@code --sweep 1,2,4} (only the bare loop and backups at each partition concurrency).
+ * {@code --sweep 1,2,4} (only the bare loop and backups at each partition concurrency), {@code --restore-sweep N}
+ * (one backup, then N restores, each with its wall and CPU time).
  *
  * <p>Measured on the project's 2-core build VM, 1 GiB, 6 partitions, 1 KiB text-like records
  * (2026-12-01, backups fetching raw record batches, format version 2): bare loop 1.78 s (1.64 CPU-s);
@@ -130,6 +131,34 @@ public final class KafkaBackupBenchmark {
                             + "the bare loop (%.2f s)%n", c, w, best, 100 * ceiling / best, ceiling);
                 }
                 }
+                }
+                return;
+            }
+            if (opts.containsKey("restore-sweep")) {
+                // tuning aid: one backup, then only restores (each into a new topic)
+                KafkaConfig rc = KafkaConfig.builder("bench").bootstrapServers(bootstrap).topic(topic).build();
+                Manifest m = backup(rc, dir.resolve("storage"), compression).manifest;
+                // -Dbench.jfr=FILE records the restores alone (1 ms CPU samples) for profiling
+                jdk.jfr.Recording recording = null;
+                if (System.getProperty("bench.jfr") != null) {
+                    recording = new jdk.jfr.Recording(jdk.jfr.Configuration.getConfiguration("profile"));
+                    recording.enable("jdk.ExecutionSample").withPeriod(Duration.ofMillis(1));
+                    recording.setDestination(Path.of(System.getProperty("bench.jfr")));
+                    recording.start();
+                }
+                for (int run = 1; run <= Integer.parseInt(opts.get("restore-sweep")); run++) {
+                    double cpu = cpuSeconds();
+                    long started = System.nanoTime();
+                    try (BackupEngine engine = engine(dir.resolve("storage"), compression)) {
+                        engine.restore(rc, m.backupId().value(), new RestoreOptions(Optional.empty(), false,
+                                Map.of("rename." + topic, topic + "-restored" + run)));
+                    }
+                    System.out.printf(Locale.ROOT, "RESTORE %d: %.2f s, %.2f CPU-s%n", run, seconds(started),
+                            cpuSeconds() - cpu);
+                }
+                if (recording != null) {
+                    recording.stop();
+                    recording.close();
                 }
                 return;
             }

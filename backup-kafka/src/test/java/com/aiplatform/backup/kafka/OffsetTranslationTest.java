@@ -48,4 +48,16 @@ class OffsetTranslationTest {
         t.matches(1);
         assertThatThrownBy(() -> t.translate(1, 0)).isInstanceOf(IllegalStateException.class);
     }
+
+    @Test
+    void aContiguousBatchResolvesEachOffsetToTheRecordAnsweringIt() {
+        // committed 3 (a gap before the batch), 10 and 12 (inside it), 20 (after everything)
+        OffsetTranslation t = new OffsetTranslation(List.of(3L, 10L, 12L, 20L));
+        long range = t.matches(15); // one batch holding old offsets 8..15, appended at new offset 100
+        t.resolveContiguous(range, 8, 100);
+        assertThat(t.translate(3, 500)).isEqualTo(100);  // record 8, the first at or after 3
+        assertThat(t.translate(10, 500)).isEqualTo(102);
+        assertThat(t.translate(12, 500)).isEqualTo(104);
+        assertThat(t.translate(20, 500)).isEqualTo(500); // nothing restored at or after 20: the new end
+    }
 }

@@ -58,17 +58,22 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
+    /** A source the demo could not run here, and why. */
+    record Skipped(String source, String engine, String reason) {
+    }
+
     /** The whole report; {@code keptDirectory} is there only with {@code --keep}. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record Report(List<SourceResult> sources, String keptDirectory) {
+    record Report(List<SourceResult> sources, List<Skipped> skipped, String keptDirectory) {
         Report {
             sources = List.copyOf(sources);
+            skipped = List.copyOf(skipped);
         }
     }
 
-    /** The sources the demo runs, in order. Add new engines here (for example an embedded PostgreSQL). */
+    /** The sources the demo runs, in order. Add new engines here. */
     static List<DemoSource> demoSources() {
-        return List.of(new DirectoryDemoSource(), new PostgresDemoSource());
+        return List.of(new DirectoryDemoSource(), new PostgresDemoSource(), new KafkaDemoSource());
     }
 
     @Override
@@ -77,12 +82,19 @@ final class DemoCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--size-mb must be between 0 and " + MAX_SIZE_MB + ", not " + sizeMb);
         }
         Path work = Files.createTempDirectory("backupctl-demo-");
-        List<DemoSource> sources = demoSources();
+        List<DemoSource> all = demoSources();
+        List<DemoSource> sources = new ArrayList<>();
+        List<Skipped> skipped = new ArrayList<>();
+        for (DemoSource source : all) {
+            source.unavailable().ifPresentOrElse(
+                    reason -> skipped.add(new Skipped(source.name(), source.engine(), reason)),
+                    () -> sources.add(source));
+        }
         Report report;
         try {
-            report = run(work, sources);
+            report = run(work, sources, skipped);
         } finally {
-            for (DemoSource source : sources) {
+            for (DemoSource source : all) {
                 try {
                     source.close();
                 } catch (Exception e) {
@@ -102,7 +114,7 @@ final class DemoCommand implements Callable<Integer> {
         return BackupCtl.OK;
     }
 
-    private Report run(Path work, List<DemoSource> sources) throws Exception {
+    private Report run(Path work, List<DemoSource> sources, List<Skipped> skipped) throws Exception {
         Path storage = Files.createDirectories(work.resolve("storage"));
         Path keyset = work.resolve("keyset.json");
         EncryptionKeys.generateKeysetFile(keyset);
@@ -132,12 +144,12 @@ final class DemoCommand implements Callable<Integer> {
                 RootCommand.clear(progress);
             }
         }
-        return new Report(results, keep ? work.toString() : null);
+        return new Report(results, skipped, keep ? work.toString() : null);
     }
 
     /** Backup, verify, restore, compare: one restore drill. */
-    private static SourceResult drill(BackupEngine engine, SourceConfig config, DemoSource source, Path work,
-                                      ProgressLine progress) throws Exception {
+    static SourceResult drill(BackupEngine engine, SourceConfig config, DemoSource source, Path work,
+                              ProgressLine progress) throws Exception {
         source.beforeBackup(engine, config);
         long t0 = System.nanoTime();
         Manifest manifest = engine.backup(config);
@@ -169,6 +181,9 @@ final class DemoCommand implements Callable<Integer> {
         out.println("backupctl demo: backup, verify, restore and compare (zstd, encrypted with a fresh keyset)");
         for (DemoSource source : sources) {
             out.println("  " + source.name() + " (" + source.engine() + "): " + source.describe());
+        }
+        for (Skipped s : report.skipped()) {
+            out.println("  " + s.source() + " (" + s.engine() + "): skipped: " + s.reason());
         }
         out.println();
         List<List<String>> rows = new ArrayList<>();

@@ -6,10 +6,11 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * One kind of data the {@code demo} command backs up, restores and compares: a directory
- * tree today; an embedded PostgreSQL (or any other engine) is added by implementing this
+ * tree, an embedded PostgreSQL, a Kafka broker; another engine is added by implementing this
  * interface and listing it in {@link DemoCommand#demoSources()}.
  *
  * <p>Lifecycle: {@link #prepare} once, then {@link #restoreOptions} and {@link #compare} after
@@ -21,6 +22,14 @@ interface DemoSource extends AutoCloseable {
 
     /** The source type it exercises: a {@link com.aiplatform.backup.spi.BackupProvider#engine()}. */
     String engine();
+
+    /**
+     * Why this source cannot run here (the demo then skips it, saying why, and runs the others),
+     * or empty when it can.
+     */
+    default Optional<String> unavailable() {
+        return Optional.empty();
+    }
 
     /**
      * Creates (or starts) the data to back up, under {@code workDir}, and returns the source's

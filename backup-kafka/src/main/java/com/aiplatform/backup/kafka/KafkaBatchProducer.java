@@ -47,6 +47,8 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Appends whole record batches to partition leaders with Kafka's own network client (so the
@@ -58,9 +60,14 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Guarantees: acks=all; an idempotent producer id from the cluster, sequences consecutive per
  * partition, at most {@value #MAX_IN_FLIGHT} requests in flight per broker (so the broker keeps
- * each partition's batches in order and would drop a duplicate). Nothing is retried: the first
- * error (a broker's refusal, a lost connection, a timeout) stops the producer and is thrown by
- * {@link #send} and {@link #flush}; the caller reports the target as partially restored.
+ * each partition's batches in order and drops a batch it already appended). Retriable errors (a
+ * leader change, not enough in-sync replicas, a lost connection, a timeout) are retried as Kafka's
+ * producer does: the partition's later batches are let fail too, the leader is looked up again
+ * when it may have moved, and the failed batches go again in order with their sequences, for up
+ * to {@value #DELIVERY_TIMEOUTS} request timeouts from a batch's first send. Any other
+ * error (the broker refuses the batch), or a batch out of time, stops the producer; the first
+ * failure is thrown by {@link #send} and {@link #flush}, and the caller reports the target as
+ * partially restored.
  * Memory is bounded: batches given to {@link #send} wait for room within {@value #MEMORY_BYTES}
  * bytes not yet acknowledged.
  *
@@ -75,8 +82,11 @@ final class KafkaBatchProducer implements AutoCloseable {
         void at(long baseOffset);
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(KafkaBatchProducer.class);
     static final int MAX_IN_FLIGHT = 5;
     static final int MEMORY_BYTES = 64 << 20;
+    /** A batch is given up on this many request timeouts after its first send (the producer's delivery timeout). */
+    static final int DELIVERY_TIMEOUTS = 3;
     // record batch v2 header layout (Kafka protocol, DefaultRecordBatch)
     private static final int BASE_OFFSET = 0;
     private static final int PARTITION_LEADER_EPOCH = 12;
@@ -87,7 +97,20 @@ final class KafkaBatchProducer implements AutoCloseable {
     private static final int BASE_SEQUENCE = 53;
     private static final short TRANSACTIONAL_FLAG = 0x10;
 
-    private record Outgoing(TopicPartition partition, ByteBuffer batch, int permits, Appended appended) {
+    /** One batch on its way: queued, in flight, or waiting to be sent again. */
+    private static final class Outgoing {
+        final ByteBuffer batch;
+        final int sequence;
+        final int permits;
+        final Appended appended;
+        long firstSent = -1;
+
+        Outgoing(ByteBuffer batch, int sequence, int permits, Appended appended) {
+            this.batch = batch;
+            this.sequence = sequence;
+            this.permits = permits;
+            this.appended = appended;
+        }
     }
 
     /** The queue and counters of one target partition. */
@@ -97,17 +120,54 @@ final class KafkaBatchProducer implements AutoCloseable {
         final Connection connection;
         final ConcurrentLinkedQueue<Outgoing> queue = new ConcurrentLinkedQueue<>();
         int nextSequence; // send() side, one thread per partition
-        int inFlight;     // the connection's sender thread only
+        // the connection's sender thread only:
+        Node leader;
+        int inFlight;
+        /** Batches that failed with a retriable error, by sequence: sent again before anything queued. */
+        final java.util.PriorityQueue<Outgoing> again = new java.util.PriorityQueue<>(
+                java.util.Comparator.comparingInt((Outgoing o) -> o.sequence));
+        boolean recovering;
+        boolean failing; // since the last failure, no batch of this partition was appended
+        boolean leaderStale;
+        long retryAt;
+        Errors lastError;
 
-        PartitionLane(TopicPartition partition, Uuid topicId, Connection connection) {
+        PartitionLane(TopicPartition partition, Uuid topicId, Connection connection, Node leader) {
             this.partition = partition;
             this.topicId = topicId;
             this.connection = connection;
+            this.leader = leader;
+        }
+
+        /** The next batch to send, or null when none may go now (waiting for earlier ones, or nothing queued). */
+        Outgoing next(long now) {
+            if (inFlight >= MAX_IN_FLIGHT) {
+                return null;
+            }
+            if (recovering) {
+                // batches after a failed one fail too (out of order): wait for all, then resend in order
+                if (inFlight > 0 || now < retryAt || leaderStale) {
+                    return null;
+                }
+                recovering = false;
+            }
+            return again.isEmpty() ? queue.peek() : again.peek();
+        }
+
+        void taken(Outgoing o) {
+            if (!again.isEmpty() && again.peek() == o) {
+                again.poll();
+            } else {
+                queue.poll();
+            }
+            inFlight++;
         }
     }
 
     private final Time time = Time.SYSTEM;
     private final int requestTimeoutMs;
+    private final long deliveryTimeoutMs;
+    private final int retryBackoffMs;
     private final int maxRequestBytes;
     private final String target;
     private final List<Connection> connections = new ArrayList<>();
@@ -134,6 +194,8 @@ final class KafkaBatchProducer implements AutoCloseable {
                        String threadName) throws SourceException {
         ProducerConfig config = new ProducerConfig(withSerializers(producerProperties));
         this.requestTimeoutMs = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
+        this.deliveryTimeoutMs = (long) DELIVERY_TIMEOUTS * requestTimeoutMs;
+        this.retryBackoffMs = (int) Math.min(1000, config.getLong(ProducerConfig.RETRY_BACKOFF_MS_CONFIG));
         this.maxRequestBytes = config.getInt(ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
         this.target = target;
         boolean started = false;
@@ -145,9 +207,10 @@ final class KafkaBatchProducer implements AutoCloseable {
             leaders.forEach((tp, leader) -> {
                 int n = perLeader.merge(leader, 1, Integer::sum) - 1;
                 Connection c = this.connections.get(n % this.connections.size());
-                PartitionLane lane = new PartitionLane(tp, topicIds.getOrDefault(tp.topic(), Uuid.ZERO_UUID), c);
+                PartitionLane lane = new PartitionLane(tp, topicIds.getOrDefault(tp.topic(), Uuid.ZERO_UUID), c, leader);
                 lanes.put(tp, lane);
-                c.lanesByLeader.computeIfAbsent(leader, x -> new ArrayList<>()).add(lane);
+                c.lanes.add(lane);
+                c.brokers.add(leader);
             });
             if (!lanes.isEmpty()) {
                 try {
@@ -191,8 +254,9 @@ final class KafkaBatchProducer implements AutoCloseable {
             throw new IllegalArgumentException("no leader known for " + partition);
         }
         int records = batch.getInt(batch.position() + DefaultRecordBatch.RECORDS_COUNT_OFFSET);
-        stamp(batch, producerId, producerEpoch, lane.nextSequence);
-        lane.nextSequence = DefaultRecordBatch.incrementSequence(lane.nextSequence, records);
+        int sequence = lane.nextSequence;
+        stamp(batch, producerId, producerEpoch, sequence);
+        lane.nextSequence = DefaultRecordBatch.incrementSequence(sequence, records);
         int permits = Math.min(MEMORY_BYTES, batch.remaining());
         try {
             while (!memory.tryAcquire(permits, 100, TimeUnit.MILLISECONDS)) {
@@ -204,13 +268,13 @@ final class KafkaBatchProducer implements AutoCloseable {
         }
         throwIfFailed();
         unacknowledged.incrementAndGet();
-        lane.queue.add(new Outgoing(partition, batch, permits, appended));
+        lane.queue.add(new Outgoing(batch, sequence, permits, appended));
         lane.connection.client.wakeup();
     }
 
     /** Waits until every batch given to {@link #send} is appended; throws the first failure. */
     void flush() throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(requestTimeoutMs) * 2;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deliveryTimeoutMs + requestTimeoutMs);
         synchronized (progress) {
             while (unacknowledged.get() > 0 && failure.get() == null) {
                 if (connections.stream().noneMatch(c -> c.sender.isAlive())) {
@@ -224,9 +288,8 @@ final class KafkaBatchProducer implements AutoCloseable {
                     throw new InterruptedIOException("interrupted while waiting for " + target);
                 }
                 if (System.nanoTime() > deadline && unacknowledged.get() > 0 && failure.get() == null) {
-                    fail(new SourceException("" + unacknowledged.get()
-                            + " batches were not acknowledged within twice the request timeout ("
-                            + KafkaClients.describe(Duration.ofMillis(requestTimeoutMs)) + ")", true));
+                    fail(new SourceException(unacknowledged.get() + " batches were not acknowledged within "
+                            + KafkaClients.describe(Duration.ofMillis(deliveryTimeoutMs + requestTimeoutMs)), true));
                 }
             }
         }
@@ -315,36 +378,35 @@ final class KafkaBatchProducer implements AutoCloseable {
     private void awaitReady(NetworkClient client, Node node, long deadline) throws SourceException {
         try {
             if (!NetworkClientUtils.awaitReady(client, node, time, Math.max(1, deadline - time.milliseconds()))) {
-                throw unreachable(node);
+                throw unreachable(node, requestTimeoutMs);
             }
         } catch (org.apache.kafka.common.errors.AuthenticationException e) {
             throw new SourceException("connecting to broker " + node.host() + ":"
                     + node.port() + ": authentication failed: " + KafkaClients.rootMessage(e), false, e);
         } catch (IOException e) {
-            throw unreachable(node);
+            throw unreachable(node, requestTimeoutMs);
         }
     }
 
-    private SourceException unreachable(Node node) {
-        return new SourceException("broker " + node.idString() + " at " + node.host()
-                + ":" + node.port() + " could not be reached within the request timeout ("
-                + KafkaClients.describe(Duration.ofMillis(requestTimeoutMs)) + ")", true);
+    private SourceException unreachable(Node node, long withinMs) {
+        return new SourceException("broker " + node.idString() + " at " + node.host() + ":" + node.port()
+                + " could not be reached within " + KafkaClients.describe(Duration.ofMillis(withinMs)), true);
     }
 
     private void checkTransport(ClientResponse response, String what) throws SourceException {
         String broker = "broker " + response.destination();
         if (response.authenticationException() != null) {
-            throw new SourceException("" + broker + ": authentication failed: "
+            throw new SourceException(broker + ": authentication failed: "
                     + KafkaClients.rootMessage(response.authenticationException()), false,
                     response.authenticationException());
         }
         if (response.versionMismatch() != null) {
-            throw new SourceException("" + broker + " does not support the " + what
+            throw new SourceException(broker + " does not support the " + what
                     + " request this library sends: " + response.versionMismatch().getMessage(), false,
                     response.versionMismatch());
         }
         if (response.wasTimedOut()) {
-            throw new SourceException("" + broker + " did not answer a " + what
+            throw new SourceException(broker + " did not answer a " + what
                     + " request within the request timeout ("
                     + KafkaClients.describe(Duration.ofMillis(requestTimeoutMs)) + ")", true);
         }
@@ -359,7 +421,8 @@ final class KafkaBatchProducer implements AutoCloseable {
         final Metrics metrics = new Metrics();
         final NetworkClient client;
         final Thread sender;
-        final Map<Node, List<PartitionLane>> lanesByLeader = new LinkedHashMap<>();
+        final List<PartitionLane> lanes = new ArrayList<>();
+        final java.util.Set<Node> brokers = new java.util.LinkedHashSet<>();
         final Map<Node, Long> unreachableSince = new HashMap<>();
 
         Connection(ProducerConfig config, String threadName) {
@@ -385,16 +448,20 @@ final class KafkaBatchProducer implements AutoCloseable {
             try {
                 while (failure.get() == null && !closing) {
                     long now = time.milliseconds();
-                    for (Node node : lanesByLeader.keySet()) {
-                        sendTo(node, now);
+                    refreshLeaders(now);
+                    Map<Node, List<PartitionLane>> byLeader = new LinkedHashMap<>();
+                    for (PartitionLane lane : lanes) {
+                        byLeader.computeIfAbsent(lane.leader, n -> new ArrayList<>()).add(lane);
+                    }
+                    for (var e : byLeader.entrySet()) {
+                        sendTo(e.getKey(), e.getValue(), now);
                     }
                     client.poll(100, time.milliseconds());
                 }
             } catch (SourceException e) {
                 fail(e);
             } catch (RuntimeException | Error e) {
-                fail(new SourceException("sending batches failed: "
-                        + KafkaClients.rootMessage(e), false, e));
+                fail(new SourceException("sending batches failed: " + KafkaClients.rootMessage(e), false, e));
             } finally {
                 synchronized (progress) {
                     progress.notifyAll();
@@ -403,12 +470,11 @@ final class KafkaBatchProducer implements AutoCloseable {
         }
 
         /** Sends as many Produce requests to {@code node} as it takes: one batch per partition per request. */
-        void sendTo(Node node, long now) throws SourceException {
-            List<PartitionLane> nodeLanes = lanesByLeader.get(node);
+        void sendTo(Node node, List<PartitionLane> nodeLanes, long now) throws SourceException {
             while (true) {
                 boolean work = false;
                 for (PartitionLane lane : nodeLanes) {
-                    if (!lane.queue.isEmpty() && lane.inFlight < MAX_IN_FLIGHT) {
+                    if (lane.next(now) != null) {
                         work = true;
                         break;
                     }
@@ -419,14 +485,22 @@ final class KafkaBatchProducer implements AutoCloseable {
                 }
                 if (!client.ready(node, now)) {
                     if (client.authenticationException(node) != null) {
-                        throw new SourceException("broker " + node.idString()
-                                + ": authentication failed: " + KafkaClients.rootMessage(client.authenticationException(node)),
-                                false);
+                        throw new SourceException("broker " + node.idString() + ": authentication failed: "
+                                + KafkaClients.rootMessage(client.authenticationException(node)), false);
                     }
                     if (client.inFlightRequestCount(node.idString()) == 0) {
                         long since = unreachableSince.computeIfAbsent(node, n -> now);
+                        if (now - since > deliveryTimeoutMs) {
+                            throw unreachable(node, deliveryTimeoutMs);
+                        }
                         if (now - since > requestTimeoutMs) {
-                            throw unreachable(node);
+                            // perhaps the leader moved to a broker that can be reached: look it up again
+                            for (PartitionLane lane : nodeLanes) {
+                                if (!lane.leaderStale && now >= lane.retryAt) {
+                                    lane.leaderStale = true;
+                                    lane.retryAt = now + retryBackoffMs;
+                                }
+                            }
                         }
                     }
                     return;
@@ -435,21 +509,22 @@ final class KafkaBatchProducer implements AutoCloseable {
                 Map<TopicPartition, Outgoing> batches = new LinkedHashMap<>();
                 Map<String, ProduceRequestData.TopicProduceData> topics = new LinkedHashMap<>();
                 long bytes = 0;
-                for (int i = 0; i < nodeLanes.size(); i++) {
-                    PartitionLane lane = nodeLanes.get(i);
-                    Outgoing next = lane.inFlight < MAX_IN_FLIGHT ? lane.queue.peek() : null;
+                for (PartitionLane lane : nodeLanes) {
+                    Outgoing next = lane.next(now);
                     if (next == null || (!batches.isEmpty() && bytes + next.batch.remaining() > maxRequestBytes)) {
                         continue;
                     }
-                    lane.queue.poll();
-                    lane.inFlight++;
+                    lane.taken(next);
+                    if (next.firstSent < 0) {
+                        next.firstSent = now;
+                    }
                     bytes += next.batch.remaining();
                     TopicPartition tp = lane.partition;
                     batches.put(tp, next);
                     topics.computeIfAbsent(tp.topic(), t -> new ProduceRequestData.TopicProduceData().setName(t)
                                     .setTopicId(lane.topicId).setPartitionData(new ArrayList<>()))
                             .partitionData().add(new ProduceRequestData.PartitionProduceData().setIndex(tp.partition())
-                                    .setRecords(MemoryRecords.readableRecords(next.batch)));
+                                    .setRecords(MemoryRecords.readableRecords(next.batch.duplicate())));
                 }
                 ProduceRequestData.TopicProduceDataCollection data = new ProduceRequestData.TopicProduceDataCollection();
                 topics.values().forEach(data::add);
@@ -464,41 +539,63 @@ final class KafkaBatchProducer implements AutoCloseable {
         /** Runs on the sender thread (inside poll) when a Produce request completed. */
         void completed(ClientResponse response, Map<TopicPartition, Outgoing> batches) {
             try {
-                checkTransport(response, "Produce");
+                long now = time.milliseconds();
+                if (response.authenticationException() != null || response.versionMismatch() != null) {
+                    checkTransport(response, "Produce"); // throws: not retriable
+                }
+                if (response.wasTimedOut() || response.wasDisconnected() || response.responseBody() == null) {
+                    Errors error = response.wasTimedOut() ? Errors.REQUEST_TIMED_OUT : Errors.NETWORK_EXCEPTION;
+                    for (var e : batches.entrySet()) {
+                        retryLater(lanes(e.getKey()), e.getValue(), error, "broker " + response.destination(), now);
+                    }
+                    return;
+                }
                 ProduceResponseData data = ((ProduceResponse) response.responseBody()).data();
                 Map<Uuid, String> names = new HashMap<>();
-                batches.forEach((tp, o) -> names.put(lanes.get(tp).topicId, tp.topic()));
+                batches.forEach((tp, o) -> names.put(lanes(tp).topicId, tp.topic()));
                 Set<TopicPartition> answered = new java.util.HashSet<>();
                 for (ProduceResponseData.TopicProduceResponse t : data.responses()) {
                     String topic = t.name() == null || t.name().isEmpty() ? names.get(t.topicId()) : t.name();
                     for (ProduceResponseData.PartitionProduceResponse p : t.partitionResponses()) {
                         TopicPartition tp = new TopicPartition(topic, p.index());
                         Outgoing o = batches.get(tp);
-                        if (o == null) {
+                        if (o == null || !answered.add(tp)) {
                             continue;
                         }
+                        PartitionLane lane = lanes(tp);
                         Errors error = Errors.forCode(p.errorCode());
-                        if (error != Errors.NONE) {
-                            String detail = p.errorMessage() != null ? p.errorMessage() : error.message();
-                            if (!p.recordErrors().isEmpty() && p.recordErrors().get(0).batchIndexErrorMessage() != null) {
-                                detail += "; record " + p.recordErrors().get(0).batchIndex() + ": "
-                                        + p.recordErrors().get(0).batchIndexErrorMessage();
-                            }
-                            throw new SourceException("broker " + response.destination()
-                                    + " refused a batch for partition " + tp.partition() + " of topic '" + tp.topic()
-                                    + "': " + error.name() + " (" + detail + ")",
-                                    error.exception() instanceof org.apache.kafka.common.errors.RetriableException);
+                        if (error == Errors.NONE) {
+                            LOG.debug("sequence {} of {}: appended at {}", o.sequence, tp, p.baseOffset());
+                            lane.inFlight--;
+                            lane.failing = false;
+                            o.appended.at(p.baseOffset());
+                            memory.release(o.permits);
+                            unacknowledged.decrementAndGet();
+                            continue;
                         }
-                        answered.add(tp);
-                        lanes.get(tp).inFlight--;
-                        o.appended.at(p.baseOffset());
-                        memory.release(o.permits);
-                        unacknowledged.decrementAndGet();
+                        String detail = p.errorMessage() != null ? p.errorMessage() : error.message();
+                        if (!p.recordErrors().isEmpty() && p.recordErrors().get(0).batchIndexErrorMessage() != null) {
+                            detail += "; record " + p.recordErrors().get(0).batchIndex() + ": "
+                                    + p.recordErrors().get(0).batchIndexErrorMessage();
+                        }
+                        // out of order after an earlier failure of the same partition: that one goes first
+                        boolean earlierFailed = lane.recovering
+                                || (!lane.again.isEmpty() && lane.again.peek().sequence != o.sequence);
+                        boolean retriable = error.exception() instanceof org.apache.kafka.common.errors.RetriableException
+                                || (error == Errors.OUT_OF_ORDER_SEQUENCE_NUMBER && earlierFailed);
+                        if (!retriable) {
+                            throw new SourceException("broker " + response.destination() + " refused the batch "
+                                    + "of sequence " + o.sequence + " for partition " + tp.partition() + " of topic '"
+                                    + tp.topic() + "': " + error.name() + " (" + detail + ")"
+                                    + (lane.failing ? "; it had answered " + lane.lastError + " before" : ""), false);
+                        }
+                        LOG.debug("sequence {} of {}: {} (recovering {}, in flight {})", o.sequence, tp, error, lane.recovering, lane.inFlight);
+                        retryLater(lane, o, error, "broker " + response.destination() + " (" + detail + ")", now);
                     }
                 }
                 if (answered.size() != batches.size()) {
-                    throw new SourceException("broker " + response.destination()
-                            + " answered " + answered.size() + " of the " + batches.size() + " partitions it was sent", false);
+                    throw new SourceException("broker " + response.destination() + " answered " + answered.size()
+                            + " of the " + batches.size() + " partitions it was sent", false);
                 }
                 synchronized (progress) {
                     progress.notifyAll();
@@ -506,8 +603,87 @@ final class KafkaBatchProducer implements AutoCloseable {
             } catch (SourceException e) {
                 fail(e);
             } catch (RuntimeException e) {
-                fail(new SourceException("handling a Produce response failed: "
-                        + KafkaClients.rootMessage(e), false, e));
+                fail(new SourceException("handling a Produce response failed: " + KafkaClients.rootMessage(e),
+                        false, e));
+            }
+        }
+
+        private PartitionLane lanes(TopicPartition tp) {
+            return KafkaBatchProducer.this.lanes.get(tp);
+        }
+
+        /** Puts a failed batch back to be sent again in order, or gives up once it is out of time. */
+        private void retryLater(PartitionLane lane, Outgoing o, Errors error, String where, long now)
+                throws SourceException {
+            lane.inFlight--;
+            if (now - o.firstSent > deliveryTimeoutMs) {
+                throw new SourceException("partition " + lane.partition.partition() + " of topic '"
+                        + lane.partition.topic() + "': " + where + " kept answering " + error.name() + " ("
+                        + error.message() + ") for " + KafkaClients.describe(Duration.ofMillis(deliveryTimeoutMs))
+                        + " (" + DELIVERY_TIMEOUTS + " request timeouts)", true);
+            }
+            lane.again.add(o);
+            lane.lastError = error;
+            if (!lane.failing) {
+                LOG.info("partition {} of topic '{}': {} answered {}; sending again in order", lane.partition.partition(),
+                        lane.partition.topic(), where, error.name());
+            }
+            lane.failing = true;
+            lane.recovering = true;
+            lane.retryAt = now + retryBackoffMs;
+            if (error != Errors.OUT_OF_ORDER_SEQUENCE_NUMBER && error != Errors.NOT_ENOUGH_REPLICAS
+                    && error != Errors.NOT_ENOUGH_REPLICAS_AFTER_APPEND) {
+                lane.leaderStale = true; // a leader change, a lost or slow broker: look the leader up again
+            }
+        }
+
+        /** Looks up the leaders of partitions whose leader may have moved, once their batches in flight are back. */
+        private void refreshLeaders(long now) throws SourceException {
+            List<PartitionLane> stale = lanes.stream().filter(l -> l.leaderStale && l.inFlight == 0).toList();
+            if (stale.isEmpty() || now < stale.get(0).retryAt) {
+                return;
+            }
+            List<String> topics = stale.stream().map(l -> l.partition.topic()).distinct().toList();
+            for (Node node : new ArrayList<>(brokers)) {
+                org.apache.kafka.common.Cluster cluster;
+                try {
+                    if (!NetworkClientUtils.awaitReady(client, node, time, Math.min(requestTimeoutMs, 5000))) {
+                        continue;
+                    }
+                    ClientResponse r = NetworkClientUtils.sendAndReceive(client, client.newClientRequest(
+                            node.idString(), new org.apache.kafka.common.requests.MetadataRequest.Builder(topics, false),
+                            time.milliseconds(), true, requestTimeoutMs, null), time);
+                    if (!(r.responseBody() instanceof org.apache.kafka.common.requests.MetadataResponse m)) {
+                        continue;
+                    }
+                    cluster = m.buildCluster();
+                } catch (IOException | RuntimeException e) {
+                    continue; // try the next broker
+                }
+                for (PartitionLane lane : stale) {
+                    Node leader = cluster.leaderFor(lane.partition);
+                    if (leader != null) {
+                        if (!leader.equals(lane.leader)) {
+                            LOG.info("partition {} of topic '{}': leader is now broker {}", lane.partition.partition(),
+                                    lane.partition.topic(), leader.idString());
+                        }
+                        lane.leader = leader;
+                        brokers.add(leader);
+                        lane.leaderStale = false;
+                    }
+                }
+                cluster.nodes().forEach(brokers::add);
+                return;
+            }
+            // no broker answered: try again after the back-off, within each batch's delivery timeout
+            for (PartitionLane lane : stale) {
+                lane.retryAt = now + retryBackoffMs;
+                Outgoing first = lane.again.peek();
+                if (first != null && now - first.firstSent > deliveryTimeoutMs) {
+                    throw new SourceException("partition " + lane.partition.partition() + " of topic '"
+                            + lane.partition.topic() + "': no broker of " + brokers.size() + " answered a metadata "
+                            + "request after " + (lane.lastError == null ? "an error" : lane.lastError.name()), true);
+                }
             }
         }
     }

@@ -42,6 +42,15 @@ final class EmbeddedKafka implements AutoCloseable {
      * when that is set.
      */
     static EmbeddedKafka start(String name, String environmentVariable) {
+        return start(name, environmentVariable, 1, Map.of());
+    }
+
+    /**
+     * Starts a cluster of {@code brokers} brokers (the first also the controller) with
+     * {@code extraConfig} on top of {@link #BROKER_CONFIG}, or uses the one named by
+     * {@code environmentVariable}.
+     */
+    static EmbeddedKafka start(String name, String environmentVariable, int brokers, Map<String, String> extraConfig) {
         String external = System.getenv(environmentVariable);
         if (external != null && !external.isBlank()) {
             return new EmbeddedKafka(name, null, external.trim());
@@ -50,12 +59,13 @@ final class EmbeddedKafka implements AutoCloseable {
         try {
             TestKitNodes nodes = new TestKitNodes.Builder()
                     .setCombined(true)
-                    .setNumBrokerNodes(1)
+                    .setNumBrokerNodes(brokers)
                     .setNumControllerNodes(1)
                     .setBootstrapMetadataVersion(MetadataVersion.latestProduction())
                     .build();
             KafkaClusterTestKit.Builder builder = new KafkaClusterTestKit.Builder(nodes);
             BROKER_CONFIG.forEach(builder::setConfigProp);
+            extraConfig.forEach(builder::setConfigProp);
             KafkaClusterTestKit kit = builder.build();
             kit.format();
             kit.startup();
@@ -70,6 +80,19 @@ final class EmbeddedKafka implements AutoCloseable {
 
     String bootstrapServers() {
         return bootstrapServers;
+    }
+
+    /** Stops one broker of an embedded cluster for good (its replicas drop out of the in-sync sets). */
+    void stopBroker(int id) {
+        if (kit == null) {
+            throw new IllegalStateException("cannot stop a broker of the external cluster " + bootstrapServers);
+        }
+        kit.brokers().get(id).shutdown();
+    }
+
+    /** False for an external cluster, whose brokers tests must not stop. */
+    boolean embedded() {
+        return kit != null;
     }
 
     Admin admin() {

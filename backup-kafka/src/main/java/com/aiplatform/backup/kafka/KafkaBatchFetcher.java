@@ -64,7 +64,9 @@ final class KafkaBatchFetcher implements AutoCloseable {
     private int rotation;
 
     KafkaBatchFetcher(Properties consumerProperties, IsolationLevel isolation, Duration requestTimeout) {
-        ConsumerConfig config = new ConsumerConfig(withDeserializers(consumerProperties));
+        ConsumerConfig config = new ConsumerConfig(KafkaClients.withCodecs(consumerProperties,
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
+                org.apache.kafka.common.serialization.ByteArrayDeserializer.class));
         this.isolation = isolation;
         this.requestTimeoutMs = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
         this.maxWaitMs = Math.min(500, config.getInt(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG));
@@ -74,16 +76,6 @@ final class KafkaBatchFetcher implements AutoCloseable {
         this.client = ClientUtils.createNetworkClient(config, clientId, metrics, "backup-fetch",
                 new LogContext("[backup fetch " + clientId + "] "), new ApiVersions(), time, 1, requestTimeoutMs,
                 new ManualMetadataUpdater(), new DefaultHostResolver());
-    }
-
-    private static Properties withDeserializers(Properties p) {
-        Properties copy = new Properties();
-        copy.putAll(p);
-        copy.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
-                org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
-        copy.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG,
-                org.apache.kafka.common.serialization.ByteArrayDeserializer.class.getName());
-        return copy;
     }
 
     /**

@@ -59,7 +59,8 @@ import org.slf4j.LoggerFactory;
  * restore faster than a producer loop, which decodes every record and encodes it again.
  *
  * <p>Guarantees: acks=all; an idempotent producer id from the cluster, sequences consecutive per
- * partition, at most {@value #MAX_IN_FLIGHT} requests in flight per broker (so the broker keeps
+ * partition, at most {@value #MAX_IN_FLIGHT} requests in flight per connection, each partition
+ * always on the same connection (so the broker keeps
  * each partition's batches in order and drops a batch it already appended). Retriable errors (a
  * leader change, not enough in-sync replicas, a lost connection, a timeout) are retried as Kafka's
  * producer does: the partition's later batches are let fail too, the leader is looked up again
@@ -72,12 +73,13 @@ import org.slf4j.LoggerFactory;
  * bytes not yet acknowledged.
  *
  * <p>Thread use: {@link #send} from any number of threads (each partition from one thread, in
- * order); one sender thread owns the network client. Uses kafka-clients' {@code NetworkClient}
+ * order); each connection (a network client with one connection to each broker) is owned by
+ * its own sender thread, and the partitions are spread over the connections. Uses kafka-clients' {@code NetworkClient}
  * and request classes, public classes outside Kafka's compatibility guarantee: the version is
  * pinned by the build, and this class and the fetcher are the only places that touch them.
  */
 final class KafkaBatchProducer implements AutoCloseable {
-    /** Called on the sender thread when the broker appended a batch at {@code baseOffset}. */
+    /** Called on a sender thread when the broker appended a batch at {@code baseOffset}. */
     interface Appended {
         void at(long baseOffset);
     }
@@ -192,7 +194,9 @@ final class KafkaBatchProducer implements AutoCloseable {
     KafkaBatchProducer(Properties producerProperties, Duration requestTimeout, String target,
                        Map<TopicPartition, Node> leaders, Map<String, Uuid> topicIds, int connections,
                        String threadName) throws SourceException {
-        ProducerConfig config = new ProducerConfig(withSerializers(producerProperties));
+        ProducerConfig config = new ProducerConfig(KafkaClients.withCodecs(producerProperties,
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
+                org.apache.kafka.common.serialization.ByteArraySerializer.class));
         this.requestTimeoutMs = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
         this.deliveryTimeoutMs = (long) DELIVERY_TIMEOUTS * requestTimeoutMs;
         this.retryBackoffMs = (int) Math.min(1000, config.getLong(ProducerConfig.RETRY_BACKOFF_MS_CONFIG));
@@ -228,16 +232,6 @@ final class KafkaBatchProducer implements AutoCloseable {
                 this.connections.forEach(Connection::closeClient);
             }
         }
-    }
-
-    private static Properties withSerializers(Properties p) {
-        Properties copy = new Properties();
-        copy.putAll(p);
-        copy.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
-                org.apache.kafka.common.serialization.ByteArraySerializer.class.getName());
-        copy.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG,
-                org.apache.kafka.common.serialization.ByteArraySerializer.class.getName());
-        return copy;
     }
 
     /**

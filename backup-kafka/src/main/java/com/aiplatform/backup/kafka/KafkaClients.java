@@ -233,6 +233,18 @@ final class KafkaClients {
         return e.name().toLowerCase(Locale.ROOT);
     }
 
+    /**
+     * A copy of {@code p} naming {@code codec} under both properties: the clients that send raw
+     * requests need a valid client configuration, though they never (de)serialize a record.
+     */
+    static Properties withCodecs(Properties p, String keyProperty, String valueProperty, Class<?> codec) {
+        Properties copy = new Properties();
+        copy.putAll(p);
+        copy.put(keyProperty, codec.getName());
+        copy.put(valueProperty, codec.getName());
+        return copy;
+    }
+
     /** Closes quietly within a short bound, so a dead cluster never makes close hang. */
     static void closeQuietly(AutoCloseable c) {
         if (c == null) {

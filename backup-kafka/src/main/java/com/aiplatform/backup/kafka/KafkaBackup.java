@@ -459,9 +459,14 @@ final class KafkaBackup {
         /** The offset of the last record queued: a raw batch's last offset may name a record compaction removed. */
         long lastOffset() {
             if (lastRawBatch != null) {
+                Integer count = lastRawBatch.countOrNull();
                 long last = -1;
-                for (Record r : lastRawBatch) {
-                    last = r.offset();
+                if (count != null && lastRawBatch.lastOffset() - lastRawBatch.baseOffset() + 1 == count) {
+                    last = lastRawBatch.lastOffset(); // contiguous: the header names the last record
+                } else {
+                    for (Record r : lastRawBatch) {
+                        last = r.offset();
+                    }
                 }
                 lastRecordOffset = Math.max(lastRecordOffset, last);
                 lastRawBatch = null;

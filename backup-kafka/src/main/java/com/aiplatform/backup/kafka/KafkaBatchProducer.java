@@ -70,7 +70,7 @@ import org.slf4j.LoggerFactory;
  * failure is thrown by {@link #send} and {@link #flush}, and the caller reports the target as
  * partially restored.
  * Memory is bounded: batches given to {@link #send} wait for room within {@value #MEMORY_BYTES}
- * bytes not yet acknowledged.
+ * bytes (of the arrays that hold them) not yet acknowledged.
  *
  * <p>Thread use: {@link #send} from any number of threads (each partition from one thread, in
  * order); each connection (a network client with one connection to each broker) is owned by
@@ -251,7 +251,8 @@ final class KafkaBatchProducer implements AutoCloseable {
         int sequence = lane.nextSequence;
         stamp(batch, producerId, producerEpoch, sequence);
         lane.nextSequence = DefaultRecordBatch.incrementSequence(sequence, records);
-        int permits = Math.min(MEMORY_BYTES, batch.remaining());
+        // count the array held until the broker answers, not only the bytes sent from it
+        int permits = Math.min(MEMORY_BYTES, batch.hasArray() ? batch.array().length : batch.remaining());
         try {
             while (!memory.tryAcquire(permits, 100, TimeUnit.MILLISECONDS)) {
                 throwIfFailed();
@@ -266,11 +267,21 @@ final class KafkaBatchProducer implements AutoCloseable {
         lane.connection.client.wakeup();
     }
 
-    /** Waits until every batch given to {@link #send} is appended; throws the first failure. */
+    /**
+     * Waits until every batch given to {@link #send} is appended; throws the first failure. Each
+     * batch has its own delivery timeout on the sender side; this only guards against a sender
+     * that stopped acknowledging anything for longer than that.
+     */
     void flush() throws IOException {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deliveryTimeoutMs + requestTimeoutMs);
+        long stall = TimeUnit.MILLISECONDS.toNanos(deliveryTimeoutMs + requestTimeoutMs);
+        long deadline = System.nanoTime() + stall;
+        long left = unacknowledged.get();
         synchronized (progress) {
             while (unacknowledged.get() > 0 && failure.get() == null) {
+                if (unacknowledged.get() < left) {
+                    left = unacknowledged.get();
+                    deadline = System.nanoTime() + stall;
+                }
                 if (connections.stream().noneMatch(c -> c.sender.isAlive())) {
                     throw new SourceException("the sender stopped with "
                             + unacknowledged.get() + " batches unacknowledged", false);
@@ -282,8 +293,9 @@ final class KafkaBatchProducer implements AutoCloseable {
                     throw new InterruptedIOException("interrupted while waiting for " + target);
                 }
                 if (System.nanoTime() > deadline && unacknowledged.get() > 0 && failure.get() == null) {
-                    fail(new SourceException(unacknowledged.get() + " batches were not acknowledged within "
-                            + KafkaClients.describe(Duration.ofMillis(deliveryTimeoutMs + requestTimeoutMs)), true));
+                    fail(new SourceException("no batch was acknowledged for "
+                            + KafkaClients.describe(Duration.ofMillis(deliveryTimeoutMs + requestTimeoutMs)) + "; "
+                            + unacknowledged.get() + " batches are left", true));
                 }
             }
         }
@@ -416,6 +428,9 @@ final class KafkaBatchProducer implements AutoCloseable {
         final NetworkClient client;
         final Thread sender;
         final List<PartitionLane> lanes = new ArrayList<>();
+        /** {@link #lanes} by their leader; rebuilt when a leader moves. */
+        Map<Node, List<PartitionLane>> byLeader;
+        final Map<Uuid, String> topicNames = new HashMap<>();
         final java.util.Set<Node> brokers = new java.util.LinkedHashSet<>();
         final Map<Node, Long> unreachableSince = new HashMap<>();
 
@@ -443,9 +458,12 @@ final class KafkaBatchProducer implements AutoCloseable {
                 while (failure.get() == null && !closing) {
                     long now = time.milliseconds();
                     refreshLeaders(now);
-                    Map<Node, List<PartitionLane>> byLeader = new LinkedHashMap<>();
-                    for (PartitionLane lane : lanes) {
-                        byLeader.computeIfAbsent(lane.leader, n -> new ArrayList<>()).add(lane);
+                    if (byLeader == null) {
+                        byLeader = new LinkedHashMap<>();
+                        for (PartitionLane lane : lanes) {
+                            byLeader.computeIfAbsent(lane.leader, n -> new ArrayList<>()).add(lane);
+                            topicNames.put(lane.topicId, lane.partition.topic());
+                        }
                     }
                     for (var e : byLeader.entrySet()) {
                         sendTo(e.getKey(), e.getValue(), now);
@@ -545,11 +563,9 @@ final class KafkaBatchProducer implements AutoCloseable {
                     return;
                 }
                 ProduceResponseData data = ((ProduceResponse) response.responseBody()).data();
-                Map<Uuid, String> names = new HashMap<>();
-                batches.forEach((tp, o) -> names.put(lanes(tp).topicId, tp.topic()));
                 Set<TopicPartition> answered = new java.util.HashSet<>();
                 for (ProduceResponseData.TopicProduceResponse t : data.responses()) {
-                    String topic = t.name() == null || t.name().isEmpty() ? names.get(t.topicId()) : t.name();
+                    String topic = t.name() == null || t.name().isEmpty() ? topicNames.get(t.topicId()) : t.name();
                     for (ProduceResponseData.PartitionProduceResponse p : t.partitionResponses()) {
                         TopicPartition tp = new TopicPartition(topic, p.index());
                         Outgoing o = batches.get(tp);
@@ -559,7 +575,6 @@ final class KafkaBatchProducer implements AutoCloseable {
                         PartitionLane lane = lanes(tp);
                         Errors error = Errors.forCode(p.errorCode());
                         if (error == Errors.NONE) {
-                            LOG.debug("sequence {} of {}: appended at {}", o.sequence, tp, p.baseOffset());
                             lane.inFlight--;
                             lane.failing = false;
                             o.appended.at(p.baseOffset());
@@ -583,7 +598,8 @@ final class KafkaBatchProducer implements AutoCloseable {
                                     + tp.topic() + "': " + error.name() + " (" + detail + ")"
                                     + (lane.failing ? "; it had answered " + lane.lastError + " before" : ""), false);
                         }
-                        LOG.debug("sequence {} of {}: {} (recovering {}, in flight {})", o.sequence, tp, error, lane.recovering, lane.inFlight);
+                        LOG.debug("sequence {} of {}: {} (recovering {}, in flight {})", o.sequence, tp, error,
+                                lane.recovering, lane.inFlight);
                         retryLater(lane, o, error, "broker " + response.destination() + " (" + detail + ")", now);
                     }
                 }
@@ -660,6 +676,7 @@ final class KafkaBatchProducer implements AutoCloseable {
                         if (!leader.equals(lane.leader)) {
                             LOG.info("partition {} of topic '{}': leader is now broker {}", lane.partition.partition(),
                                     lane.partition.topic(), leader.idString());
+                            byLeader = null; // regroup the lanes by leader
                         }
                         lane.leader = leader;
                         brokers.add(leader);

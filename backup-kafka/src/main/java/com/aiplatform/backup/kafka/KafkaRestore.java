@@ -540,7 +540,7 @@ final class KafkaRestore {
                     if (Batches.sendsAsStored(b)) {
                         batches.sendStored(b, stored.bytes());
                     } else {
-                        for (Record r : b) {
+                        for (Record r : stored.records()) {
                             batches.add(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
                         }
                     }
@@ -678,6 +678,11 @@ final class KafkaRestore {
                 return;
             }
             ByteBuffer bytes = builder.build().buffer();
+            if (bytes.remaining() < limit / 4) {
+                // a few records (the end of a partition, or before a stored batch): do not hold a whole limit for them
+                bytes = ByteBuffer.wrap(java.util.Arrays.copyOfRange(bytes.array(),
+                        bytes.arrayOffset() + bytes.position(), bytes.arrayOffset() + bytes.limit()));
+            }
             int records = built;
             List<long[]> resolved = List.copyOf(answers);
             builder = null;

@@ -16,7 +16,7 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  * file    = header run* end
  * header  = "KBRF" 0x02 topic(string) partition(varint) start(varlong) cut(varlong)
- * run     = tag 0x02, length(varint), then length bytes: one or more whole record batches
+ * run     = tag 0x02, length(varlong), then length bytes: one or more whole record batches
  * end     = tag 0x00, count(varlong) records in the file, lastOffset(varlong) of the last record or -1
  * </pre>
  *

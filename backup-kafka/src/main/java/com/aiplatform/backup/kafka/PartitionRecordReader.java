@@ -6,6 +6,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 
 /**
@@ -155,6 +156,7 @@ final class PartitionRecordReader implements AutoCloseable {
         readBatch();
         org.apache.kafka.common.record.RecordBatch b = batch;
         Integer records = b.countOrNull();
+        java.util.List<org.apache.kafka.common.record.Record> decoded = null;
         if (records != null && b.lastOffset() - b.baseOffset() + 1 == records) {
             if (b.baseOffset() < expectedOffset || b.lastOffset() >= cut) {
                 throw new IntegrityException(artifact, artifact + " holds offsets " + b.baseOffset() + " to "
@@ -165,12 +167,16 @@ final class PartitionRecordReader implements AutoCloseable {
             lastOffset = b.lastOffset();
             expectedOffset = lastOffset + 1;
         } else {
+            decoded = new ArrayList<>(records == null ? 16 : records);
+            batchRecords = b.iterator();
             while (batchRecords.hasNext()) {
-                settle(nextOfBatch().offset());
+                org.apache.kafka.common.record.Record r = nextOfBatch();
+                settle(r.offset());
+                decoded.add(r);
             }
         }
         batchRecords = null;
-        return new StoredBatch(b, java.nio.ByteBuffer.wrap(batchBytes));
+        return new StoredBatch(b, java.nio.ByteBuffer.wrap(batchBytes), decoded);
     }
 
     /** Positions at the next batch: false at the end (trailer checked). */
@@ -222,6 +228,7 @@ final class PartitionRecordReader implements AutoCloseable {
                 return null;
             }
             readBatch();
+            batchRecords = batch.iterator();
         }
         org.apache.kafka.common.record.Record r = nextOfBatch();
         long offset = r.offset();
@@ -238,7 +245,10 @@ final class PartitionRecordReader implements AutoCloseable {
                 org.apache.kafka.common.utils.Utils.toNullableArray(r.value()), headerKeys, headerValues);
     }
 
-    /** Reads one whole record batch of the current run and checks its CRC. */
+    /**
+     * Reads one whole record batch of the current run and checks its CRC. Its records are not
+     * decoded here: a compressed batch would be decompressed whole, for nothing when it is sent as it is.
+     */
     private void readBatch() throws IOException {
         int overhead = org.apache.kafka.common.record.Records.LOG_OVERHEAD;
         if (runRemaining < overhead) {
@@ -277,7 +287,6 @@ final class PartitionRecordReader implements AutoCloseable {
                     + " is " + (batch.isControlBatch() ? "a control batch" : "of magic " + batch.magic())
                     + ", which version 2 never stores");
         }
-        batchRecords = batch.iterator();
     }
 
     private void readFully(byte[] b, int off, int len) throws IOException {
@@ -410,9 +419,15 @@ final class PartitionRecordReader implements AutoCloseable {
 
     /**
      * One record batch as stored: {@code bytes} holds exactly the batch, in a buffer of its own
-     * that the caller may keep and modify.
+     * that the caller may keep and modify; {@code decoded} its records when checking them meant
+     * decoding them (a batch with offset gaps), else null.
      */
-    record StoredBatch(org.apache.kafka.common.record.RecordBatch batch, java.nio.ByteBuffer bytes) {
+    record StoredBatch(org.apache.kafka.common.record.RecordBatch batch, java.nio.ByteBuffer bytes,
+                       java.util.List<org.apache.kafka.common.record.Record> decoded) {
+        /** The batch's records, decoded once. */
+        Iterable<org.apache.kafka.common.record.Record> records() {
+            return decoded != null ? decoded : batch;
+        }
     }
 
     /**

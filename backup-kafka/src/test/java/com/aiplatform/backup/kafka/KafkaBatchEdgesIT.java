@@ -56,9 +56,8 @@ class KafkaBatchEdgesIT {
 
     /** Sends {@code count} records as one batch (one flush), with headers and a null value now and then. */
     private static void produceOneBatch(String bootstrap, String topic, String codec, int count) {
-        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(bootstrap, Map.of(
-                ProducerConfig.COMPRESSION_TYPE_CONFIG, codec, ProducerConfig.LINGER_MS_CONFIG, "60000",
-                ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)))) {
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(bootstrap,
+                Map.of(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec))) {
             for (int i = 0; i < count; i++) {
                 RecordHeaders h = new RecordHeaders();
                 h.add(new RecordHeader("codec", bytes(codec)));
@@ -131,8 +130,7 @@ class KafkaBatchEdgesIT {
             createTopic(admin, topic, 2, Map.of());
         }
         // partition 0: one uncompressed batch of 3000 records (~400 KiB)
-        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(source, Map.of(
-                ProducerConfig.LINGER_MS_CONFIG, "60000", ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)))) {
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(source, Map.of())) {
             for (int i = 0; i < 3000; i++) {
                 p.send(new ProducerRecord<>(topic, 0, 1_650_000_000_000L + i, bytes("p0-" + i),
                         bytes("plain value " + i + " " + "y".repeat(100))));
@@ -141,9 +139,8 @@ class KafkaBatchEdgesIT {
         }
         // partition 1: a committed lz4 transaction of 3000 incompressible records, an aborted one, another committed
         Random random = new Random(11);
-        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(source, Map.of(
-                ProducerConfig.TRANSACTIONAL_ID_CONFIG, topic + "-tx", ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4",
-                ProducerConfig.LINGER_MS_CONFIG, "60000", ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)))) {
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(source, Map.of(
+                ProducerConfig.TRANSACTIONAL_ID_CONFIG, topic + "-tx", ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4"))) {
             p.initTransactions();
             int n = 0;
             for (int[] tx : new int[][] {{3000, 1}, {10, 0}, {500, 1}}) {
@@ -224,8 +221,7 @@ class KafkaBatchEdgesIT {
         try (Admin admin = KAFKA.source().admin()) {
             createTopic(admin, topic, 1, Map.of());
         }
-        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(source, Map.of(
-                ProducerConfig.LINGER_MS_CONFIG, "60000", ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)))) {
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(source, Map.of())) {
             for (int i = 0; i < 2000; i++) {
                 p.send(new ProducerRecord<>(topic, 0, bytes("k" + i), bytes("value " + i + " " + "z".repeat(100))));
             }

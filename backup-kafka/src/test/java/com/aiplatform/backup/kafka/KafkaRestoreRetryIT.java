@@ -12,7 +12,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
@@ -82,8 +81,8 @@ class KafkaRestoreRetryIT {
         try (Admin admin = kafka.admin()) {
             createTopic(admin, topic, 1, Map.of());
         }
-        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(kafka.bootstrapServers(), Map.of(
-                ProducerConfig.LINGER_MS_CONFIG, "60000", ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)))) {
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(kafka.bootstrapServers(),
+                Map.of())) {
             for (int i = 0; i < 1000; i++) {
                 p.send(new ProducerRecord<>(topic, 0, bytes("big-" + i), bytes("value " + i + " " + "q".repeat(80))));
             }
@@ -195,7 +194,8 @@ class KafkaRestoreRetryIT {
                     throw new UncheckedIOException(e);
                 }
             });
-            Thread.sleep(1500);
+            KafkaTestSupport.await(Duration.ofSeconds(20), Duration.ofMillis(50), "the target to refuse a batch",
+                    () -> failedProduceRequests(clears) > 0);
             assertThat(restore).as("the restore waits while the target refuses").isNotDone();
             try (Admin admin = kafka.admin()) {
                 ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, clears);
@@ -205,6 +205,20 @@ class KafkaRestoreRetryIT {
             restore.get(60, TimeUnit.SECONDS);
         }
         assertThat(describeAll(readAll(kafka.bootstrapServers(), clears, 0), true)).isEqualTo(original);
+    }
+
+    /** Produce requests the embedded brokers refused for {@code topic} (their own metric, over JMX). */
+    private static long failedProduceRequests(String topic) {
+        try {
+            javax.management.ObjectName name = new javax.management.ObjectName(
+                    "kafka.server:type=BrokerTopicMetrics,name=FailedProduceRequestsPerSec,topic=" + topic);
+            return ((Number) java.lang.management.ManagementFactory.getPlatformMBeanServer()
+                    .getAttribute(name, "Count")).longValue();
+        } catch (javax.management.InstanceNotFoundException e) {
+            return 0;
+        } catch (javax.management.JMException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static RestoreOptions rename(String topic, String to) {

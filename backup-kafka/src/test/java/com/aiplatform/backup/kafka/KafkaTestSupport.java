@@ -60,6 +60,14 @@ final class KafkaTestSupport {
                 .configs(configs))).all().get();
     }
 
+    /** A producer that sends the records given before a flush as one batch (up to 1 MiB), with {@code extra} settings. */
+    static KafkaProducer<byte[], byte[]> oneBatchProducer(String bootstrap, Map<String, Object> extra) {
+        Map<String, Object> settings = new java.util.HashMap<>(Map.of(ProducerConfig.LINGER_MS_CONFIG, "60000",
+                ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1 << 20)));
+        settings.putAll(extra);
+        return producer(bootstrap, settings);
+    }
+
     static KafkaProducer<byte[], byte[]> producer(String bootstrap, Map<String, Object> extra) {
         Properties p = new Properties();
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);

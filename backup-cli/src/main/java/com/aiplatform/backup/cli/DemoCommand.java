@@ -46,7 +46,8 @@ final class DemoCommand implements Callable<Integer> {
     boolean keep;
 
     @Option(names = "--size-mb", paramLabel = "N", defaultValue = "8",
-            description = "MiB of log data in the sample tree (default: ${DEFAULT-VALUE}).")
+            description = "Rough MiB of sample data per source: the sample tree's log files, the PostgreSQL "
+                    + "embeddings, the Kafka records (default: ${DEFAULT-VALUE}).")
     int sizeMb;
 
     /** The report of one source. */

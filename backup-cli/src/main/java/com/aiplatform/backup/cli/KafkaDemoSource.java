@@ -84,6 +84,7 @@ final class KafkaDemoSource implements DemoSource {
     private String unavailable;
     private String version = "";
     private Process broker;
+    private List<String> brokerCommand = List.of();
     private Thread shutdownHook;
     private Path log;
     private String bootstrap;
@@ -261,6 +262,11 @@ final class KafkaDemoSource implements DemoSource {
         return broker == null ? Optional.empty() : Optional.of(broker.toHandle());
     }
 
+    /** The command line the broker was started with (for tests). */
+    List<String> brokerCommand() {
+        return brokerCommand;
+    }
+
     /** {@code host:port} of the broker, once prepared. */
     String bootstrapServers() {
         return bootstrap;
@@ -320,16 +326,34 @@ final class KafkaDemoSource implements DemoSource {
         awaitReady();
     }
 
-    /** Runs {@code main} on the broker's class path with this JVM's {@code java}, output appended to the log. */
+    /**
+     * Runs {@code main} on the broker's class path with this JVM's {@code java}, output appended to
+     * the log, under {@link ExitWithParent}: the child ends with backupctl even if backupctl is
+     * killed (its standard input, a pipe this process holds open, then reaches end-of-file).
+     */
     private Process java(Path dir, String main, String... args) throws IOException {
+        Path launcher = dir.resolve("launcher");
+        Path launcherClass = launcher.resolve(ExitWithParent.class.getName().replace('.', '/') + ".class");
+        if (!Files.exists(launcherClass)) {
+            Files.createDirectories(launcherClass.getParent());
+            try (InputStream in = ExitWithParent.class.getResourceAsStream(ExitWithParent.class.getSimpleName()
+                    + ".class")) {
+                Files.copy(Objects.requireNonNull(in, "ExitWithParent.class is not in backupctl's jar"), launcherClass);
+            }
+        }
+        List<String> cp = new ArrayList<>();
+        cp.add(launcher.toString());
+        classPath.forEach(jar -> cp.add(jar.toString()));
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 // a small broker that starts quickly (the C1 compiler only) and leaves the cores to the demo
                 "-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info", "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                "-cp", classPath.stream().map(Path::toString).collect(Collectors.joining(File.pathSeparator)),
-                main));
+                "-cp", String.join(File.pathSeparator, cp), ExitWithParent.class.getName(), main));
         command.addAll(Arrays.asList(args));
+        if (main.equals("kafka.Kafka")) {
+            brokerCommand = List.copyOf(command);
+        }
         return new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     }

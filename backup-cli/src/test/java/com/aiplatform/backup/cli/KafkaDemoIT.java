@@ -56,6 +56,8 @@ class KafkaDemoIT {
             block.putAll(source.prepare(tmp, 1));
             broker = source.brokerProcess().orElseThrow();
             assertThat(broker.isAlive()).isTrue();
+            // the broker runs under ExitWithParent, so it cannot outlive a killed backupctl
+            assertThat(source.brokerCommand()).containsSubsequence(ExitWithParent.class.getName(), "kafka.Kafka");
             Map<String, Object> config = Map.of(
                     "storage", List.of(Map.of("name", "it", "type", "filesystem",
                             "path", Files.createDirectories(tmp.resolve("storage")).toString())),

@@ -48,10 +48,13 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.ServiceLoader;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 
 /**
@@ -315,12 +318,7 @@ public final class BackupEngine implements AutoCloseable {
         }
         ProgressTracker progress = new ProgressTracker(listener, source, id);
         listener.onEvent(new BackupEvent.Started(source, id, "verify"));
-        List<VerifyReport.ArtifactCheck> checks = new ArrayList<>();
-        for (ArtifactEntry entry : manifest.artifacts()) {
-            progress.artifact(entry.name());
-            checks.add(ArtifactReader.check(storage, Catalog.artifactKey(source, id, entry.name()), entry, progress));
-        }
-        VerifyReport report = new VerifyReport(source, id, checks);
+        VerifyReport report = new VerifyReport(source, id, checkAll(source, id, manifest.artifacts(), progress));
         catalog.recordCheck(source, id, "verify", report.ok(), null);
         if (report.ok()) {
             listener.onEvent(new BackupEvent.Completed(source, id, "verify", progress.elapsed(), progress.bytes()));
@@ -329,6 +327,65 @@ public final class BackupEngine implements AutoCloseable {
         }
         return report;
     }
+
+    /**
+     * Hashes every artifact against its manifest entry, {@link #VERIFY_THREADS} at a time (the
+     * hashing is CPU-bound on local storage, the reading latency-bound on remote storage); the
+     * checks come back in manifest order. A storage error stops the others and is thrown.
+     */
+    private List<VerifyReport.ArtifactCheck> checkAll(String source, BackupId id, List<ArtifactEntry> entries,
+                                                      ProgressTracker progress) throws IOException {
+        VerifyReport.ArtifactCheck[] checks = new VerifyReport.ArtifactCheck[entries.size()];
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            int i;
+            while (failure.get() == null && (i = next.getAndIncrement()) < checks.length) {
+                ArtifactEntry entry = entries.get(i);
+                progress.artifact(entry.name());
+                try {
+                    checks[i] = ArtifactReader.check(storage, Catalog.artifactKey(source, id, entry.name()), entry,
+                            progress);
+                } catch (IOException | RuntimeException | Error e) {
+                    failure.compareAndSet(null, e);
+                }
+            }
+        };
+        int helpers = Math.min(VERIFY_THREADS, checks.length) - 1;
+        List<Future<?>> running = new ArrayList<>();
+        try {
+            for (int h = 0; h < helpers; h++) {
+                running.add(sealThreads.submit(worker));
+            }
+            worker.run(); // the caller checks too
+            for (Future<?> f : running) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            failure.compareAndSet(null, e);
+            running.forEach(f -> f.cancel(true));
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            failure.compareAndSet(null, e.getCause());
+        }
+        Throwable t = failure.get();
+        if (t instanceof IOException io) {
+            throw io;
+        } else if (t instanceof RuntimeException re) {
+            throw re;
+        } else if (t instanceof Error err) {
+            throw err;
+        } else if (t instanceof InterruptedException) {
+            throw new InterruptedIOException("interrupted while verifying backup " + id + " of '" + source
+                    + "'");
+        } else if (t != null) {
+            throw new IOException("verifying backup " + id + " of '" + source + "' failed: " + t, t);
+        }
+        return List.of(checks);
+    }
+
+    /** Artifacts hashed at once by {@link #verify} (and so before every restore). */
+    static final int VERIFY_THREADS = Math.max(2, Math.min(4, Runtime.getRuntime().availableProcessors()));
 
     /**
      * Restore option {@code one-pass=true}: skip the verification pass and read every artifact

@@ -61,32 +61,39 @@ import java.util.stream.Stream;
  * {@code --sweep 1,2,4} (only the bare loop and backups at each partition concurrency), {@code --restore-sweep N}
  * (one backup, then N restores, each with its wall and CPU time).
  *
- * <p>Measured on the project's 2-core build VM, 1 GiB, 6 partitions, 1 KiB text-like records
- * (2026-12-01, backups fetching raw record batches, format version 2): bare loop 1.78 s (1.64 CPU-s);
- * the provider alone into a discarding sink 0.70 s (1.02 CPU-s, 2.5x faster than the bare loop: no
- * record is decoded); our backup with zstd 3.41 s (6.3 CPU-s, 344 MiB stored); console consumer
- * 8.47 s; our restore 5.81 s; console producer 11.68 s. So: backup 2.5x the console consumer
- * (target 5x), 52 % of the bare loop (target 70 %; 68-75 % at 512 MiB in a sweep), restore 2.0x the
- * console producer (target 3x). The backup is now bound by compression alone: zstd-1 took ~5 CPU-s
- * per GiB of these records on this VM that day (225 MB/s per stream), against ~1 CPU-s for reading
- * them, broker included; with both cores saturated the wall time is CPU-s / 2. Before raw batches
- * (2026-11-24, consumer path): reading alone 87 % of the bare loop, backup 32 %. Same day, sweeps at
- * 1 GiB: {@code --compression lz4} 3.12 s (5.7 CPU-s, 575 MiB stored: no cheaper than zstd here),
- * {@code --compression none} 2.85 s (4.1 CPU-s: hashing and writing 1 GiB cost ~3 CPU-s).
+ * <p>{@code --producer-compression} (none, lz4, zstd, snappy, gzip; default none) is the codec of the
+ * producer that fills the topic, and of the console producer, so both restores write the same form.
+ * The broker stores what producers send, and our backup keeps those batches as they are: on a
+ * producer-compressed topic nothing is decompressed on the way to storage, while the console
+ * consumer and the bare loop decompress every batch.
  *
- * <p>Later the same day, restores appending stored batches ({@link KafkaBatchProducer}); the VM was slower
- * than in the morning (its console tools 20-30 % slower), so compare the ratios of one run: bare loop 2.15 s;
- * backup 4.06 s (53 %); provider alone 0.86 s; console consumer 10.45 s (backup 2.6x); our restore 5.59 s
- * (9.6 CPU-s) against the console producer's 13.41 s: 2.4x, where the same VM gave the record-by-record
- * restore 1.9x that morning (5.43 s against 10.36 s). A profile of the new restore: the broker's own work
- * (record checks, writing its log) about 40 % of the CPU, zstd decompression 12 %, JIT compilation 18 %,
- * our reading, stamping and sending under 15 %. A run at 10:18 (quiet VM, retries in the writer): bare
- * loop 2.08 s, backup 3.25 s (64 %, 6.0 CPU-s), provider alone 0.64 s, console consumer 9.92 s (backup
- * 3.1x), restore 5.89 s (10.1 CPU-s) against the console producer's 13.93 s (2.4x). Warm restores are
- * bound by the broker: a third of all CPU samples are its write(2) of the log into the page cache
- * (copy_folio_from_iter_atomic), which any producer pays; zstd decompression ~11 %, JIT ~12 %.
- * On this data zstd level 1 costs ~5 CPU-s per GiB (the zstd 1.5 command line: 6.8), so a backup on
- * two cores shared with the broker cannot finish much below (1 + 5 + 0.5 CPU-s) / 2 = 3.3 s.
+ * <p>Measured on the project's 2-core build VM, 1 GiB, 6 partitions, 1 KiB text-like records
+ * (random words and numbers: zstd-1 ratio 3.1, and ~7 CPU-s per GiB on this VM that day, where
+ * the previous session measured ~5), one run per producer codec, 2026-12-01 11:30-11:40:
+ * <pre>
+ * producer codec               none      lz4      zstd
+ * bare consumer loop (s)       2.06     2.69     4.19
+ * our backup, zstd (s)         5.34     2.02     1.30     (stored 344 / 487 / 364 MiB)
+ *   provider only (s)          1.10     0.59     0.36
+ * console consumer (s)        10.13     9.63    12.12
+ * our restore (s)              3.87     4.21     4.65
+ * console producer (s)        12.64    17.69    21.30
+ * backup / console consumer    1.9x     4.8x     9.3x     target 5x
+ * backup / bare loop            38%     133%     322%     target 70%
+ * restore / console producer   3.3x     4.2x     4.6x     target 3x
+ * </pre>
+ * On an uncompressed topic the backup is bound by zstd alone: 10 CPU-s for the whole backup, of
+ * which zstd-1 is about 7 (the microbenchmark of these records gives 6.8-8.5 CPU-s per GiB here
+ * today; level -1 saves 25-45 % at ratio 2.1, lz4 about 45 % at ratio 1.8), on two cores shared with the
+ * broker: at best ~3.5 s against a 2.1 s bare loop, so 70 % of that loop, or 5x the console
+ * consumer (which would be 2.0 s, faster than the loop), cannot be reached here with compression on.
+ * The same code in the previous session on a faster phase of this VM: backup 3.25 s (64 %, 3.1x),
+ * restore 5.89 s (2.4x); uncompressed-topic restores vary 3.9-6.0 s between runs (the first one in
+ * a JVM pays its JIT compilation, a fifth of its CPU), so 2.4-3.3x. Since then: verification hashes
+ * two artifacts at once. Earlier history: record-by-record restore 1.9x; consumer-path backup 32 %
+ * of the loop. Profile of a warm uncompressed restore: our reading threads ~40 % of all CPU (zstd
+ * decompression half of that, SHA-256 and copies the rest), the broker's request handling ~30 %,
+ * JIT ~20 %.
  *
  * <p>The broker, the benchmarked clients and the compressor share the machine's cores, as they would
  * on a small backup host next to a broker; absolute figures depend on the machine, the ratios are
@@ -105,6 +112,7 @@ public final class KafkaBackupBenchmark {
         long sizeMib = Long.parseLong(opts.getOrDefault("size-mib", "1024"));
         int partitions = Integer.parseInt(opts.getOrDefault("partitions", "6"));
         int recordBytes = Integer.parseInt(opts.getOrDefault("record-bytes", "1024"));
+        String producerCompression = opts.getOrDefault("producer-compression", "none");
         String[] workerChoices = opts.getOrDefault("zstd-workers", "0").split(",");
         zstdWorkers = Integer.parseInt(workerChoices[0]);
         Path dir = opts.containsKey("dir") ? Path.of(opts.get("dir")) : Files.createTempDirectory("kafka-bench");
@@ -117,10 +125,11 @@ public final class KafkaBackupBenchmark {
             try (Admin admin = kafka.admin()) {
                 KafkaTestSupport.createTopic(admin, topic, partitions, Map.of());
             }
-            long[] produced = produce(bootstrap, topic, partitions, sizeMib << 20, recordBytes);
+            long[] produced = produce(bootstrap, topic, partitions, sizeMib << 20, recordBytes, producerCompression);
             long records = produced[0];
             double mib = produced[1] / (double) (1 << 20);
-            System.out.printf(Locale.ROOT, "topic %s: %d records, %.1f MiB of keys and values%n%n", topic, records, mib);
+            System.out.printf(Locale.ROOT, "topic %s: %d records, %.1f MiB of keys and values, producer compression %s%n%n",
+                    topic, records, mib, producerCompression);
 
             Compression compression = Compression.fromId(opts.getOrDefault("compression", "zstd"));
             if (opts.containsKey("sweep")) {
@@ -229,8 +238,10 @@ public final class KafkaBackupBenchmark {
                 try (Admin admin = kafka.admin()) {
                     KafkaTestSupport.createTopic(admin, topic + "-console" + run, partitions, Map.of());
                 }
+                // the console producer compresses as the topic's producers did, so both restores write the same form
                 consoleProducer = Math.min(consoleProducer, child(List.of("org.apache.kafka.tools.ConsoleProducer",
-                        "--bootstrap-server", bootstrap, "--topic", topic + "-console" + run), consoleFile, null));
+                        "--bootstrap-server", bootstrap, "--topic", topic + "-console" + run,
+                        "--compression-codec", producerCompression), consoleFile, null));
             }
             long restoredCount;
             long consoleCount;
@@ -292,7 +303,8 @@ public final class KafkaBackupBenchmark {
     }
 
     /** Text-like values (compressible about as much as JSON events), 16-byte keys, one header. */
-    private static long[] produce(String bootstrap, String topic, int partitions, long bytes, int recordBytes) {
+    private static long[] produce(String bootstrap, String topic, int partitions, long bytes, int recordBytes,
+                                  String compressionType) {
         String[] words = ("user order event id amount currency EUR USD created updated status ok failed pending "
                 + "region eu-west us-east device mobile web session click view purchase cart item price qty")
                 .split(" ");
@@ -301,7 +313,8 @@ public final class KafkaBackupBenchmark {
         long count = 0;
         long total = 0;
         try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.producer(bootstrap, Map.of("acks", "1",
-                "linger.ms", "20", "batch.size", Integer.toString(1 << 20), "buffer.memory", Long.toString(128L << 20)))) {
+                "linger.ms", "20", "batch.size", Integer.toString(1 << 20), "buffer.memory", Long.toString(128L << 20),
+                "compression.type", compressionType))) {
             StringBuilder sb = new StringBuilder(recordBytes + 32);
             while (total < bytes) {
                 byte[] key = String.format(Locale.ROOT, "key-%012d", count).getBytes(StandardCharsets.US_ASCII);

@@ -1,11 +1,9 @@
 package com.aiplatform.backup.core;
 
 import com.aiplatform.backup.api.Manifest;
-import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.VerifyReport;
-import com.aiplatform.backup.spi.ObjectUpload;
-import com.aiplatform.backup.spi.StorageObject;
 import com.aiplatform.backup.spi.StorageTarget;
+import com.aiplatform.backup.testkit.ForwardingStorageTarget;
 import com.aiplatform.backup.testkit.InMemoryStorageTarget;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +11,6 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -79,22 +76,21 @@ class ParallelVerifyTest {
 
     /**
      * Counts artifact streams open at the same time; while counting, each stream's first read waits
-     * (up to 2 s) for a second stream to open, so a one-at-a-time verification shows as 1.
+     * (up to 10 s) for a second stream to open, so a one-at-a-time verification shows as 1.
      */
-    private static final class CountingStorage implements StorageTarget {
-        private final StorageTarget delegate;
+    private static final class CountingStorage extends ForwardingStorageTarget {
         private final AtomicInteger open = new AtomicInteger();
         private final AtomicInteger mostOpen = new AtomicInteger();
         private final CountDownLatch twoOpened = new CountDownLatch(2);
         volatile boolean counting;
 
         CountingStorage(StorageTarget delegate) {
-            this.delegate = delegate;
+            super(delegate);
         }
 
         @Override
         public InputStream open(String key) throws IOException {
-            InputStream in = delegate.open(key);
+            InputStream in = super.open(key);
             if (!counting || !key.endsWith(".dat")) {
                 return in;
             }
@@ -109,7 +105,7 @@ class ParallelVerifyTest {
                     if (!waited) {
                         waited = true;
                         try {
-                            twoOpened.await(2, TimeUnit.SECONDS);
+                            twoOpened.await(10, TimeUnit.SECONDS);
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                             throw new IOException("interrupted", e);
@@ -127,51 +123,6 @@ class ParallelVerifyTest {
                     super.close();
                 }
             };
-        }
-
-        @Override
-        public String name() {
-            return delegate.name();
-        }
-
-        @Override
-        public ObjectUpload create(String key) throws IOException {
-            return delegate.create(key);
-        }
-
-        @Override
-        public boolean createIfAbsent(String key, byte[] content) throws IOException {
-            return delegate.createIfAbsent(key, content);
-        }
-
-        @Override
-        public InputStream open(String key, long offset) throws IOException {
-            return delegate.open(key, offset);
-        }
-
-        @Override
-        public Optional<StorageObject> stat(String key) throws IOException {
-            return delegate.stat(key);
-        }
-
-        @Override
-        public List<StorageObject> list(String prefix) throws IOException {
-            return delegate.list(prefix);
-        }
-
-        @Override
-        public boolean delete(String key) throws IOException {
-            return delegate.delete(key);
-        }
-
-        @Override
-        public List<Problem> check() {
-            return delegate.check();
-        }
-
-        @Override
-        public void close() throws IOException {
-            delegate.close();
         }
     }
 }

@@ -13,13 +13,12 @@ import com.aiplatform.backup.spi.ArtifactSource;
 import com.aiplatform.backup.spi.BackupContext;
 import com.aiplatform.backup.spi.BackupProvider;
 import com.aiplatform.backup.spi.BackupSession;
-import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.spi.RestoreOptions;
 import com.aiplatform.backup.spi.RestoreSession;
 import com.aiplatform.backup.spi.Settings;
 import com.aiplatform.backup.spi.SourceConfig;
-import com.aiplatform.backup.spi.StorageObject;
 import com.aiplatform.backup.spi.StorageTarget;
+import com.aiplatform.backup.testkit.ForwardingStorageTarget;
 import com.aiplatform.backup.testkit.InMemoryStorageTarget;
 import org.junit.jupiter.api.Test;
 
@@ -33,7 +32,6 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
@@ -117,13 +115,14 @@ class PruneTest {
     }
 
     /** Storage that fails the n-th delete (an interrupted prune) or holds deletes until released. */
-    static final class FaultyDeletes implements StorageTarget {
+    static final class FaultyDeletes extends ForwardingStorageTarget {
         final InMemoryStorageTarget inner;
         final AtomicInteger deletes = new AtomicInteger();
         volatile int failAt = -1;
         volatile CountDownLatch gate;
 
         FaultyDeletes(InMemoryStorageTarget inner) {
+            super(inner);
             this.inner = inner;
         }
 
@@ -142,52 +141,7 @@ class PruneTest {
                     }
                 }
             }
-            return inner.delete(key);
-        }
-
-        @Override
-        public String name() {
-            return inner.name();
-        }
-
-        @Override
-        public ObjectUpload create(String key) throws IOException {
-            return inner.create(key);
-        }
-
-        @Override
-        public boolean createIfAbsent(String key, byte[] content) throws IOException {
-            return inner.createIfAbsent(key, content);
-        }
-
-        @Override
-        public InputStream open(String key) throws IOException {
-            return inner.open(key);
-        }
-
-        @Override
-        public InputStream open(String key, long offset) throws IOException {
-            return inner.open(key, offset);
-        }
-
-        @Override
-        public Optional<StorageObject> stat(String key) throws IOException {
-            return inner.stat(key);
-        }
-
-        @Override
-        public List<StorageObject> list(String prefix) throws IOException {
-            return inner.list(prefix);
-        }
-
-        @Override
-        public List<Problem> check() {
-            return inner.check();
-        }
-
-        @Override
-        public void close() {
-            inner.close();
+            return super.delete(key);
         }
     }
 

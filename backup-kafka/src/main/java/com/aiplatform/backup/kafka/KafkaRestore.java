@@ -28,6 +28,7 @@ import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.record.CompressionType;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.apache.kafka.common.record.MemoryRecordsBuilder;
 import org.apache.kafka.common.record.Record;
@@ -540,8 +541,9 @@ final class KafkaRestore {
                     if (Batches.sendsAsStored(b)) {
                         batches.sendStored(b, stored.bytes());
                     } else {
+                        CompressionType codec = b.compressionType();
                         for (Record r : stored.records()) {
-                            batches.add(r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
+                            batches.add(codec, r.offset(), r.timestamp(), r.key(), r.value(), r.headers());
                         }
                     }
                 }
@@ -552,7 +554,8 @@ final class KafkaRestore {
                     for (int i = 0; i < headers.length; i++) {
                         headers[i] = new RecordHeader(r.headerKeys()[i], r.headerValues()[i]);
                     }
-                    batches.add(r.offset(), r.timestamp(), wrap(r.key()), wrap(r.value()), headers);
+                    batches.add(CompressionType.NONE, r.offset(), r.timestamp(), wrap(r.key()), wrap(r.value()),
+                            headers);
                 }
             }
             if (state.failure.get() != null) {
@@ -615,8 +618,10 @@ final class KafkaRestore {
      * Turns one partition's stored batches and records into batches for the producer: a stored
      * batch that the broker accepts as it is (contiguous offsets, CreateTime, no delete horizon,
      * at least {@value #MIN_STORED_BATCH} bytes) goes whole; anything else (batches with
-     * compaction gaps, LogAppendTime batches, small batches, version 1 records) is re-batched,
-     * uncompressed, into batches of up to the limit. New offsets of tracked group offsets are
+     * compaction gaps, LogAppendTime batches, small batches, version 1 records) is re-batched into
+     * batches of up to the limit, compressed with the codec its stored batch had (so a topic that
+     * producers compressed takes about as much room on the target as on the source; records of
+     * differently compressed batches go into separate batches). New offsets of tracked group offsets are
      * resolved as the broker acknowledges each batch.
      */
     private static final class Batches {
@@ -626,6 +631,7 @@ final class KafkaRestore {
         private final int limit;
         private final List<long[]> answers = new ArrayList<>();
         private MemoryRecordsBuilder builder;
+        private CompressionType builderCodec;
         private int built;
 
         Batches(KafkaBatchProducer producer, PartitionState state, int limit) {
@@ -656,14 +662,15 @@ final class KafkaRestore {
             });
         }
 
-        void add(long oldOffset, long timestamp, ByteBuffer key, ByteBuffer value, Header[] headers)
-                throws IOException {
-            if (builder != null && !builder.hasRoomFor(timestamp, key, value, headers)) {
+        void add(CompressionType codec, long oldOffset, long timestamp, ByteBuffer key, ByteBuffer value,
+                 Header[] headers) throws IOException {
+            if (builder != null && (codec != builderCodec || !builder.hasRoomFor(timestamp, key, value, headers))) {
                 flush();
             }
             if (builder == null) {
                 builder = MemoryRecords.builder(ByteBuffer.allocate(limit), RecordBatch.CURRENT_MAGIC_VALUE,
-                        Compression.NONE, TimestampType.CREATE_TIME, 0L);
+                        Compression.of(codec).build(), TimestampType.CREATE_TIME, 0L);
+                builderCodec = codec;
             }
             long range = state.translation.matches(oldOffset);
             if (OffsetTranslation.from(range) != OffsetTranslation.to(range)) {

@@ -15,7 +15,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.record.CompressionType;
 import org.apache.kafka.common.record.RecordBatch;
 import org.apache.kafka.common.header.internals.RecordHeader;
@@ -41,7 +40,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The backup stores record batches as the broker holds them: batches that producers compressed
- * (gzip, lz4, zstd, snappy) come back record for record, and a batch that straddles the start of
+ * (gzip, lz4, zstd, snappy) come back record for record, still compressed with their codec when
+ * re-batched, and a batch that straddles the start of
  * the backup (the log start moved inside it by DeleteRecords) is rebuilt holding only the records
  * from the start on. The restore appends a large stored batch as it is (compression and all,
  * re-stamped with its own idempotent producer id), and consumer groups that stopped inside such a
@@ -69,6 +69,26 @@ class KafkaBatchEdgesIT {
         }
     }
 
+    /** The record batches of a target partition as its broker stores them (the first fetch's worth). */
+    private static List<RecordBatch> targetBatches(String topic, int partition) throws Exception {
+        String target = KAFKA.target().bootstrapServers();
+        List<RecordBatch> batches = new ArrayList<>();
+        KafkaConfig targetConfig = KafkaConfig.builder("check").bootstrapServers(target).topic(topic).build();
+        try (Admin admin = KAFKA.target().admin();
+             KafkaBatchFetcher fetcher = new KafkaClients(targetConfig, target, "check")
+                     .fetcher(IsolationLevel.READ_UNCOMMITTED)) {
+            TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+            TopicPartition tp = new TopicPartition(topic, partition);
+            Map<TopicPartition, Node> leaders = new HashMap<>();
+            leaders.put(tp, d.partitions().get(partition).leader());
+            for (KafkaBatchFetcher.PartitionFetch f : fetcher.fetch(Map.of(tp, 0L), leaders,
+                    Map.of(topic, d.topicId()))) {
+                f.records().batches().forEach(batches::add);
+            }
+        }
+        return batches;
+    }
+
     private static RestoreOptions renameTo(String topic, String to) {
         return new RestoreOptions(Optional.empty(), false, Map.of("rename." + topic, to,
                 "target-bootstrap-servers", KAFKA.target().bootstrapServers()));
@@ -94,6 +114,9 @@ class KafkaBatchEdgesIT {
                     topic + "-restored", 0);
             assertThat(before).hasSize(200);
             assertThat(describeAll(after, true)).as(codec).isEqualTo(describeAll(before, true));
+            // the stored batch was small, so it was re-batched: with the codec it had, not uncompressed
+            assertThat(targetBatches(topic + "-restored", 0)).as(codec).isNotEmpty().allSatisfy(b -> assertThat(
+                    b.compressionType()).as(codec).isEqualTo(CompressionType.forName(codec)));
         }
     }
 
@@ -179,20 +202,7 @@ class KafkaBatchEdgesIT {
         }
 
         // the committed lz4 batch arrived whole: still lz4, 3000 records, no longer transactional
-        List<RecordBatch> batches = new ArrayList<>();
-        KafkaConfig targetConfig = KafkaConfig.builder("check").bootstrapServers(target).topic(restored).build();
-        try (Admin admin = KAFKA.target().admin();
-             KafkaBatchFetcher fetcher = new KafkaClients(targetConfig, target, "check")
-                     .fetcher(IsolationLevel.READ_UNCOMMITTED)) {
-            TopicDescription d = admin.describeTopics(List.of(restored)).allTopicNames().get().get(restored);
-            Map<TopicPartition, Node> leaders = new HashMap<>();
-            leaders.put(new TopicPartition(restored, 1), d.partitions().get(1).leader());
-            Map<String, Uuid> ids = Map.of(restored, d.topicId());
-            for (KafkaBatchFetcher.PartitionFetch f : fetcher.fetch(Map.of(new TopicPartition(restored, 1), 0L),
-                    leaders, ids)) {
-                f.records().batches().forEach(batches::add);
-            }
-        }
+        List<RecordBatch> batches = targetBatches(restored, 1);
         assertThat(batches).isNotEmpty();
         assertThat(batches.get(0).compressionType()).isEqualTo(CompressionType.LZ4);
         assertThat(batches.get(0).countOrNull()).isEqualTo(3000);

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,10 +72,24 @@ class KafkaBatchEdgesIT {
 
     /** The record batches of a target partition as its broker stores them (the first fetch's worth). */
     private static List<RecordBatch> targetBatches(String topic, int partition) throws Exception {
-        String target = KAFKA.target().bootstrapServers();
+        return batches(KAFKA.target(), topic, partition);
+    }
+
+    /** A batch's bytes after its header: its records, compressed as stored. */
+    private static byte[] recordsSection(RecordBatch b) {
+        org.apache.kafka.common.utils.ByteBufferOutputStream out =
+                new org.apache.kafka.common.utils.ByteBufferOutputStream(b.sizeInBytes());
+        ((org.apache.kafka.common.record.MutableRecordBatch) b).writeTo(out);
+        ByteBuffer all = out.buffer().flip();
+        return java.util.Arrays.copyOfRange(all.array(), all.arrayOffset()
+                + org.apache.kafka.common.record.DefaultRecordBatch.RECORD_BATCH_OVERHEAD, all.arrayOffset() + all.limit());
+    }
+
+    private static List<RecordBatch> batches(EmbeddedKafka cluster, String topic, int partition) throws Exception {
+        String target = cluster.bootstrapServers();
         List<RecordBatch> batches = new ArrayList<>();
         KafkaConfig targetConfig = KafkaConfig.builder("check").bootstrapServers(target).topic(topic).build();
-        try (Admin admin = KAFKA.target().admin();
+        try (Admin admin = cluster.admin();
              KafkaBatchFetcher fetcher = new KafkaClients(targetConfig, target, "check")
                      .fetcher(IsolationLevel.READ_UNCOMMITTED)) {
             TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
@@ -99,8 +114,10 @@ class KafkaBatchEdgesIT {
         String source = KAFKA.source().bootstrapServers();
         for (String codec : List.of("gzip", "lz4", "zstd", "snappy")) {
             String topic = KafkaTestSupport.unique("codec-" + codec);
+            // LogAppendTime batches cannot go as stored: their records are re-batched
+            boolean appendTime = codec.equals("lz4");
             try (Admin admin = KAFKA.source().admin()) {
-                createTopic(admin, topic, 1, Map.of());
+                createTopic(admin, topic, 1, appendTime ? Map.of("message.timestamp.type", "LogAppendTime") : Map.of());
             }
             produceOneBatch(source, topic, codec, 200);
             KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(source).topic(topic).build();
@@ -113,10 +130,20 @@ class KafkaBatchEdgesIT {
             List<ConsumerRecord<byte[], byte[]>> after = readAll(KAFKA.target().bootstrapServers(),
                     topic + "-restored", 0);
             assertThat(before).hasSize(200);
-            assertThat(describeAll(after, true)).as(codec).isEqualTo(describeAll(before, true));
-            // the stored batch was small, so it was re-batched: with the codec it had, not uncompressed
-            assertThat(targetBatches(topic + "-restored", 0)).as(codec).isNotEmpty().allSatisfy(b -> assertThat(
-                    b.compressionType()).as(codec).isEqualTo(CompressionType.forName(codec)));
+            // (LogAppendTime: the target broker stamps its own time)
+            assertThat(describeAll(after, !appendTime)).as(codec).isEqualTo(describeAll(before, !appendTime));
+            List<RecordBatch> stored = batches(KAFKA.source(), topic, 0);
+            List<RecordBatch> restored = targetBatches(topic + "-restored", 0);
+            assertThat(stored).as(codec).hasSize(1);
+            // the codec stays: re-batched records are compressed again with it, a batch sent as stored keeps it
+            assertThat(restored).as(codec).isNotEmpty().allSatisfy(b -> assertThat(b.compressionType()).as(codec)
+                    .isEqualTo(CompressionType.forName(codec)));
+            if (!appendTime) {
+                // a small compressed batch goes as stored: same records, same compressed bytes
+                assertThat(restored).as(codec).hasSize(1);
+                assertThat(restored.get(0).sizeInBytes()).as(codec).isEqualTo(stored.get(0).sizeInBytes());
+                assertThat(recordsSection(restored.get(0))).as(codec).isEqualTo(recordsSection(stored.get(0)));
+            }
         }
     }
 

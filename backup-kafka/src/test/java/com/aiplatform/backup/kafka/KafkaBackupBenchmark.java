@@ -92,7 +92,7 @@ import java.util.stream.Stream;
  * {@code retention.bytes}), then compressed again with their codec (lz4 restore 2.3x, zstd 2.4x);
  * restore sweeps at 512 MiB put sending them as stored 25-40 % ahead for zstd, even for lz4.
  * The first restore in each run took 1.6-1.8x as long as the second (JIT; GC pauses were 1.2 s in
- * the whole run), and it is the second that the table reports, as for every other line.
+ * the whole run); as on every line, the better of the two runs is reported.
  * On an uncompressed topic the backup is bound by zstd alone: 10 CPU-s for the whole backup, of
  * which zstd-1 is about 7 (the microbenchmark of these records gives 6.8-8.5 CPU-s per GiB here
  * today; level -1 saves 25-45 % at ratio 2.1, lz4 about 45 % at ratio 1.8), on two cores shared with the

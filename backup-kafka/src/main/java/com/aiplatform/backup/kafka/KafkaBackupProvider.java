@@ -67,11 +67,12 @@ import java.util.Set;
  * Missing topics are created with the recorded partition count and configs; every record is
  * appended to its original partition with its key, value, headers and timestamp (acks=all, an
  * idempotent producer id; compressed and large stored batches are sent as they are, without
- * decoding a record, see FORMAT.md). Retriable broker errors (a leader change, too few in-sync replicas, a lost
- * connection) are retried in order, as Kafka's producer does, for up to three request timeouts; a
- * refused batch, or one out of time, fails the restore naming the partition, and the target is
- * reported as partially restored. Topics with {@code message.timestamp.type=LogAppendTime} get new
- * timestamps from the target broker: that is what LogAppendTime means. Records of committed
+ * decoding a record, see FORMAT.md). Retriable broker errors (a leader change, too few in-sync
+ * replicas, a lost connection) are retried in order, as Kafka's producer does, for up to three
+ * request timeouts; a refused batch, or one out of time, fails the restore naming the partition,
+ * and the target is reported as partially restored. Topics with
+ * {@code message.timestamp.type=LogAppendTime} get new timestamps from the target broker: that is
+ * what LogAppendTime means. Records of committed
  * transactions are restored as plain records. Then each consumer group's committed offset
  * {@code o} is translated to the new offset of the first restored record whose old offset is at
  * least {@code o} (or to the new end), so the group resumes at the same record even across

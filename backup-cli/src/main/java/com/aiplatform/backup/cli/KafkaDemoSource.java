@@ -687,18 +687,17 @@ final class KafkaDemoSource implements DemoSource {
     /** The fields in which two records differ: key, value, headers, timestamp (empty when identical). */
     static List<String> recordDifferences(ConsumerRecord<byte[], byte[]> a, ConsumerRecord<byte[], byte[]> b) {
         List<String> fields = new ArrayList<>();
-        if (!Arrays.equals(a.key(), b.key()) || (a.key() == null) != (b.key() == null)) {
+        if (!Arrays.equals(a.key(), b.key())) { // null equals only null, so null and empty differ
             fields.add("key");
         }
-        if (!Arrays.equals(a.value(), b.value()) || (a.value() == null) != (b.value() == null)) {
+        if (!Arrays.equals(a.value(), b.value())) { // null equals only null, so null and empty differ
             fields.add("value");
         }
         Header[] ha = a.headers().toArray();
         Header[] hb = b.headers().toArray();
         boolean sameHeaders = ha.length == hb.length;
         for (int i = 0; sameHeaders && i < ha.length; i++) {
-            sameHeaders = ha[i].key().equals(hb[i].key()) && Arrays.equals(ha[i].value(), hb[i].value())
-                    && (ha[i].value() == null) == (hb[i].value() == null);
+            sameHeaders = ha[i].key().equals(hb[i].key()) && Arrays.equals(ha[i].value(), hb[i].value());
         }
         if (!sameHeaders) {
             fields.add("headers");

@@ -649,8 +649,16 @@ final class KafkaBatchProducer implements AutoCloseable {
 
         /** Looks up the leaders of partitions whose leader may have moved, once their batches in flight are back. */
         private void refreshLeaders(long now) throws SourceException {
-            List<PartitionLane> stale = lanes.stream().filter(l -> l.leaderStale && l.inFlight == 0).toList();
-            if (stale.isEmpty() || now < stale.get(0).retryAt) {
+            List<PartitionLane> stale = null; // runs on every turn of the sender loop: nothing allocated when all is well
+            for (PartitionLane l : lanes) {
+                if (l.leaderStale && l.inFlight == 0) {
+                    if (stale == null) {
+                        stale = new ArrayList<>();
+                    }
+                    stale.add(l);
+                }
+            }
+            if (stale == null || now < stale.get(0).retryAt) {
                 return;
             }
             List<String> topics = stale.stream().map(l -> l.partition.topic()).distinct().toList();

@@ -132,20 +132,19 @@ final class KafkaClients {
         Properties p = common("writer");
         p.putIfAbsent(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(64 << 20));
         p.putIfAbsent(ProducerConfig.SEND_BUFFER_CONFIG, Integer.toString(1 << 20));
-        try {
-            return new KafkaBatchProducer(p, config.requestTimeout(), bootstrapServers, leaders, topicIds,
-                    RESTORE_CONNECTIONS_PER_BROKER,
-                    "kafka-restore-" + config.name() + "-sender");
-        } catch (KafkaException e) {
-            throw new SourceException("cannot create a Kafka producer for " + bootstrapServers + ": "
-                    + rootMessage(e), false, e);
-        }
+        return create("producer", () -> new KafkaBatchProducer(p, config.requestTimeout(), bootstrapServers, leaders,
+                topicIds, RESTORE_CONNECTIONS_PER_BROKER, "kafka-restore-" + config.name() + "-sender"));
+    }
+
+    /** Constructs one client. */
+    private interface ClientFactory<T> {
+        T create() throws SourceException;
     }
 
     /** Builds a client; a construction failure (unresolvable host, bad property) names the client and the cluster. */
-    private <T> T create(String what, java.util.function.Supplier<T> factory) throws SourceException {
+    private <T> T create(String what, ClientFactory<T> factory) throws SourceException {
         try {
-            return factory.get();
+            return factory.create();
         } catch (KafkaException e) {
             throw new SourceException("cannot create a Kafka " + what + " for " + bootstrapServers + ": "
                     + rootMessage(e), false, e);

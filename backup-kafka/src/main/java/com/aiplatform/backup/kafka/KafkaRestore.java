@@ -65,7 +65,8 @@ import java.util.stream.Collectors;
  * (target topics empty or absent, partition counts, replication factor, chain position, consumer
  * groups without active members); then missing topics are created with the recorded partition
  * count and configs, every record is appended to its original partition ({@link KafkaBatchProducer}:
- * acks=all, idempotent, large stored batches as they are; key, value, headers and timestamp as stored; up to
+ * acks=all, idempotent, compressed and large stored batches as they are; key, value, headers and
+ * timestamp as stored; up to
  * {@link KafkaConfig#partitionConcurrency()} partitions at once, each in order), and finally each consumer group's
  * committed offsets are translated to the new log and committed.
  *

@@ -649,6 +649,7 @@ final class KafkaBackup {
                     o.position = cut;
                     break;
                 }
+                ensureIntact(o, b);
                 boolean keep = !b.isControlBatch();
                 if (aborted != null && b.hasProducerId()) {
                     while (!aborted.isEmpty() && aborted.peek().firstOffset() <= b.lastOffset()) {
@@ -682,6 +683,23 @@ final class KafkaBackup {
                 o.position = Math.max(o.position, Math.min(b.nextOffset(), cut));
             }
             flush(o, buffer, runStart, at);
+        }
+
+        /**
+         * Checks the batch's CRC, as a consumer does (Kafka's {@code check.crcs}): a batch damaged
+         * in the broker's log would otherwise be stored as it is and refused only at restore time.
+         * The backup stops, naming the partition and offsets; no retry, since the broker's copy is
+         * what is damaged (TCP and TLS already guard the transfer).
+         */
+        private void ensureIntact(Open o, MutableRecordBatch b) throws SourceException {
+            try {
+                b.ensureValid();
+            } catch (KafkaException e) {
+                throw new SourceException("reading " + o.task.describe() + " at " + config.bootstrapServers()
+                        + ": the record batch at offsets " + b.baseOffset() + ".." + b.lastOffset()
+                        + " is corrupt in the broker's log (" + e.getMessage() + "); the backup stops rather than"
+                        + " store it", false, e);
+            }
         }
 
         /** Queues the run of whole batches in {@code [runStart, end)} of the buffer, if any; returns -1. */

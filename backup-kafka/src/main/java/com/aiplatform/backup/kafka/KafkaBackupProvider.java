@@ -24,7 +24,9 @@ import java.util.Set;
  *
  * <h2>Backup</h2>
  * Partitions are fetched by hand (no consumer group joins, nothing is committed), as record
- * batches exactly as the broker stores them, none decoded on the way. The backup
+ * batches exactly as the broker stores them, none decoded on the way; each batch's CRC-32C is
+ * checked as a consumer checks it, and a batch damaged in the broker's log stops the backup,
+ * naming the partition and offsets, instead of being stored to fail at restore time. The backup
  * first reads the consumer groups' committed offsets, then takes the <em>cut</em>: every selected
  * partition's end offset (the last stable offset under {@code read_committed}, the default, so
  * aborted transactions are left out; the high watermark otherwise). Each partition is read from

@@ -6,6 +6,8 @@ import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 import org.apache.kafka.server.common.MetadataVersion;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -88,6 +90,24 @@ final class EmbeddedKafka implements AutoCloseable {
             throw new IllegalStateException("cannot stop a broker of the external cluster " + bootstrapServers);
         }
         kit.brokers().get(id).shutdown();
+    }
+
+    /**
+     * The first log segment of a partition on broker {@code id} of an embedded cluster: the file
+     * the broker serves fetches from, for tests that damage it.
+     */
+    Path firstSegment(int id, String topic, int partition) {
+        if (kit == null) {
+            throw new IllegalStateException("cannot reach the log files of the external cluster " + bootstrapServers);
+        }
+        for (String dir : kit.brokers().get(id).config().logDirs()) {
+            Path segment = Path.of(dir, topic + "-" + partition,
+                    "00000000000000000000.log");
+            if (Files.exists(segment)) {
+                return segment;
+            }
+        }
+        throw new IllegalStateException("no log of " + topic + "-" + partition + " on broker " + id);
     }
 
     /** False for an external cluster, whose brokers tests must not stop. */

@@ -1,0 +1,152 @@
+package com.aiplatform.backup.kafka;
+
+import com.aiplatform.backup.api.Compression;
+import com.aiplatform.backup.api.Debris;
+import com.aiplatform.backup.api.SourceException;
+import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.ObjectUpload;
+import com.aiplatform.backup.storage.fs.FileSystemStorageTarget;
+import com.aiplatform.backup.testkit.ForwardingStorageTarget;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.record.MemoryRecords;
+import org.apache.kafka.common.record.MutableRecordBatch;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Map;
+
+import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The source cluster fails under a running backup, on a one-broker cluster of this class's own
+ * (the last test stops its broker): a batch damaged in the broker's log stops the backup naming the
+ * partition and offsets, and a broker lost half-way through fails the backup within the request
+ * timeout. Neither leaves a backup that lists as complete.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class KafkaSourceFaultsIT {
+    private static EmbeddedKafka kafka;
+
+    @TempDir
+    Path storage;
+
+    @BeforeAll
+    static void start() {
+        kafka = EmbeddedKafka.start("faults", "BACKUP_TEST_KAFKA_FAULTS");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    private static String topicWithBatches(String name, int partitions, int batches, int recordsPerBatch,
+                                           int valueBytes) throws Exception {
+        String topic = KafkaTestSupport.unique(name);
+        try (Admin admin = kafka.admin()) {
+            KafkaTestSupport.createTopic(admin, topic, partitions, Map.of());
+        }
+        try (KafkaProducer<byte[], byte[]> p = KafkaTestSupport.oneBatchProducer(kafka.bootstrapServers(), Map.of())) {
+            for (int partition = 0; partition < partitions; partition++) {
+                for (int b = 0; b < batches; b++) {
+                    for (int i = 0; i < recordsPerBatch; i++) {
+                        int n = b * recordsPerBatch + i;
+                        p.send(new ProducerRecord<>(topic, partition, bytes("k" + n),
+                                bytes(("value " + n + " ").repeat(valueBytes / 8 + 1).substring(0, valueBytes))));
+                    }
+                    p.flush();
+                }
+            }
+        }
+        return topic;
+    }
+
+    @Test
+    @Order(1)
+    void aBatchDamagedInTheBrokersLogStopsTheBackupNamingItsOffsets() throws Exception {
+        assumeTrue(kafka.embedded(),
+                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose log files this test cannot damage");
+        String topic = topicWithBatches("damaged", 1, 3, 10, 100);
+        Path segment = kafka.firstSegment(0, topic, 0);
+        long position = 0;
+        for (MutableRecordBatch b : MemoryRecords.readableRecords(ByteBuffer.wrap(Files.readAllBytes(segment)))
+                .batches()) {
+            if (b.baseOffset() == 10) {
+                break;
+            }
+            position += b.sizeInBytes();
+        }
+        try (FileChannel log = FileChannel.open(segment, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            // the second batch's first value byte sits well past its 61-byte header; flip a bit there
+            ByteBuffer one = ByteBuffer.allocate(1);
+            log.read(one, position + 80);
+            one.put(0, (byte) (one.get(0) ^ 0x20)).rewind();
+            log.write(one, position + 80);
+            log.force(true);
+        }
+        KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic).build();
+        try (BackupEngine engine = KafkaTestSupport.engine(storage, Compression.ZSTD)) {
+            assertThatThrownBy(() -> engine.backup(config)).isInstanceOf(SourceException.class)
+                    .hasMessageContaining("partition 0 of topic '" + topic + "'")
+                    .hasMessageContaining("offsets 10..19").hasMessageContaining("corrupt in the broker's log");
+            assertThat(engine.list(topic)).as("listed backups").isEmpty();
+        }
+    }
+
+    @Test
+    @Order(2)
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails instead of stalling the build
+    void aBrokerLostHalfWayFailsTheBackupWithinTheRequestTimeout() throws Exception {
+        assumeTrue(kafka.embedded(),
+                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose broker this test must not stop");
+        String topic = topicWithBatches("lost", 2, 4, 100, 1000);
+        String secondPartition = "topics/" + topic + "/1.records";
+        long[] stoppedAt = new long[1];
+        // one partition at a time: partition 0 is read whole, then the broker goes as partition 1 starts
+        ForwardingStorageTarget stopsTheBroker = new ForwardingStorageTarget(new FileSystemStorageTarget("t", storage)) {
+            @Override
+            public ObjectUpload create(String key) throws IOException {
+                if (key.endsWith(secondPartition)) {
+                    kafka.stopBroker(0);
+                    stoppedAt[0] = System.nanoTime();
+                }
+                return super.create(key);
+            }
+        };
+        KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic)
+                .partitionConcurrency(1).requestTimeout(Duration.ofSeconds(3)).build();
+        try (BackupEngine engine = BackupEngine.builder().storage(stopsTheBroker).compression(Compression.ZSTD)
+                .build()) {
+            assertThatThrownBy(() -> engine.backup(config)).isInstanceOf(SourceException.class)
+                    .hasMessageContaining("partition 1 of topic '" + topic + "'")
+                    .hasMessageContaining("made no progress at offset 0").hasMessageContaining("3 s (request-timeout)");
+            assertThat(stoppedAt[0]).as("the broker was stopped during the backup").isPositive();
+            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt[0])).as("no hang after the broker went")
+                    .isLessThan(Duration.ofSeconds(15));
+            assertThat(engine.list(topic)).as("listed backups").isEmpty();
+            assertThat(engine.debris(topic)).as("the uncommitted backup's leftovers, for prune")
+                    .singleElement().extracting(Debris::keys).asList()
+                    .anySatisfy(k -> assertThat(k.toString()).endsWith("topics/" + topic + "/0.records"));
+        }
+    }
+}

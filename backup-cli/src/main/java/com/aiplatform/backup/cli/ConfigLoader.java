@@ -42,6 +42,8 @@ import java.util.regex.Pattern;
  *   keyset-file: /etc/backup/keyset.json     # or  keyset-env: BACKUP_KEYSET
  * sources:
  *   - { name: kafka-config, type: directory, path: /etc/kafka }
+ *   - { name: events, type: kafka, bootstrap-servers: 127.0.0.1:9092, topics: [orders],
+ *       compression: none }    # this source's own codec (its producers already compress)
  * </pre>
  *
  * Storage targets are opened through {@link StorageTargetProvider}s and sources parsed by
@@ -52,7 +54,7 @@ final class ConfigLoader {
     static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]*");
     static final Set<String> TOP_LEVEL = Set.of("storage", "compression", "encryption", "retention", "sources");
     /** Fields of a source block that the CLI itself reads; the rest goes to the source's provider. */
-    static final Set<String> SOURCE_POLICY_FIELDS = Set.of("retention", "rpo-target");
+    static final Set<String> SOURCE_POLICY_FIELDS = Set.of("retention", "rpo-target", "compression");
     static final Set<String> ENCRYPTION_FIELDS = Set.of("keyset-file", "keyset-env");
 
     private final Map<String, StorageTargetProvider> storageProviders;
@@ -109,8 +111,11 @@ final class ConfigLoader {
                     : RetentionSettings.parse("retention", stringKeys("retention", mapOf("retention", root.get("retention"))));
             Map<String, RetentionSettings> retention = new LinkedHashMap<>();
             Map<String, java.time.Duration> rpoTargets = new LinkedHashMap<>();
-            parseSources(root.get("sources"), sources, engines, globalRetention, retention, rpoTargets);
-            return new LoadedConfig(storage, compression, encryption, sources, engines, retention, rpoTargets, tiers);
+            Map<String, Compression> sourceCompression = new LinkedHashMap<>();
+            parseSources(root.get("sources"), sources, engines, globalRetention, retention, rpoTargets,
+                    sourceCompression);
+            return new LoadedConfig(storage, compression, sourceCompression, encryption, sources, engines, retention,
+                    rpoTargets, tiers);
         } catch (RuntimeException e) {
             for (StorageTarget target : storage.values()) {
                 try {
@@ -205,7 +210,7 @@ final class ConfigLoader {
 
     private void parseSources(Object value, Map<String, SourceConfig> sources, Map<String, String> engines,
                               RetentionSettings globalRetention, Map<String, RetentionSettings> retention,
-                              Map<String, java.time.Duration> rpoTargets) {
+                              Map<String, java.time.Duration> rpoTargets, Map<String, Compression> compression) {
         if (value == null) {
             return;
         }
@@ -235,6 +240,14 @@ final class ConfigLoader {
             Object target = entry.get("rpo-target");
             if (target != null) {
                 rpoTargets.put(name, Settings.parseDuration(where + ".rpo-target", String.valueOf(target)));
+            }
+            Object codec = entry.get("compression");
+            if (codec != null) {
+                try {
+                    compression.put(name, Compression.fromId(scalar(where + ".compression", codec)));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(where + ".compression: " + e.getMessage(), e);
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ import java.util.Optional;
  *
  * @param storage       storage targets by name, in the order configured (the first is the default)
  * @param compression   codec for new backups
+ * @param sourceCompression codec of the sources that set their own ({@code compression} in the source block)
  * @param encryption    the key provider, or empty when backups are not encrypted
  * @param sources       validated source configurations by name, in the order configured
  * @param sourceEngines the engine ({@code type}) of each source, by name
@@ -29,12 +30,14 @@ import java.util.Optional;
  *                      with their rules (empty: every kept backup)
  */
 record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
-                    Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
+                    Map<String, Compression> sourceCompression, Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
                     Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
                     Map<String, java.time.Duration> rpoTargets, Map<String, java.util.Set<String>> tiers)
         implements AutoCloseable {
     LoadedConfig {
         Objects.requireNonNull(compression, "compression");
+        sourceCompression = Collections.unmodifiableMap(new LinkedHashMap<>(
+                sourceCompression == null ? Map.of() : sourceCompression));
         storage = Collections.unmodifiableMap(new LinkedHashMap<>(storage));
         encryption = encryption == null ? Optional.empty() : encryption;
         sources = Collections.unmodifiableMap(new LinkedHashMap<>(sources));

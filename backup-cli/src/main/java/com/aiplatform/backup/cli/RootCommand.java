@@ -71,7 +71,7 @@ final class RootCommand implements Callable<Integer> {
         return new ConfigLoader().load(config);
     }
 
-    /** An engine over the selected storage target with the configured compression and key. */
+    /** An engine over the selected storage target with the configured compression (per source too) and key. */
     BackupEngine engine(LoadedConfig loaded, BackupListener listener) throws BackupException {
         return engine(loaded, storage, listener);
     }
@@ -82,6 +82,7 @@ final class RootCommand implements Callable<Integer> {
                 .storage(loaded.storageTarget(storageName))
                 .compression(loaded.compression())
                 .listener(listener);
+        loaded.sourceCompression().forEach(builder::compression);
         loaded.encryption().ifPresent(builder::encryption);
         return builder.build();
     }

@@ -13,6 +13,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -92,6 +97,37 @@ class BackupCtlTest {
                 "--target-dir", restored.toString());
         assertThat(again.code()).isNotZero();
         assertOneLine(again.err());
+    }
+
+    @Test
+    void aSourcesOwnCompressionIsWhatItsBackupsAreStoredWith() throws IOException {
+        Path perSource = Files.writeString(tmp.resolve("per-source.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                compression: zstd
+                sources:
+                  - { name: kafka-config, type: directory, path: %s, compression: lz4 }
+                  - { name: same-tree, type: directory, path: %s }
+                """.formatted(storage, data, data));
+        for (String source : List.of("kafka-config", "same-tree")) {
+            Result backup = run("--config", perSource.toString(), "backup", source);
+            assertThat(backup.code()).as(backup.err()).isZero();
+        }
+        Result list = run("--config", perSource.toString(), "list", "--json");
+        assertThat(list.code()).as(list.err()).isZero();
+        Map<String, Set<String>> codecs = new TreeMap<>();
+        for (JsonNode manifest : list.json()) {
+            for (JsonNode artifact : manifest.get("artifacts")) {
+                codecs.computeIfAbsent(manifest.get("source").asText(), k -> new TreeSet<>())
+                        .add(artifact.get("compression").asText());
+            }
+        }
+        assertThat(codecs).isEqualTo(Map.of("kafka-config", Set.of("lz4"), "same-tree", Set.of("zstd")));
+        Path restored = tmp.resolve("restored-lz4");
+        Result restore = run("--config", perSource.toString(), "restore", "kafka-config", "latest",
+                "--target-dir", restored.toString());
+        assertThat(restore.code()).as(restore.err()).isZero();
+        assertThat(TreeSnapshot.of(data).differences(TreeSnapshot.of(restored))).isEmpty();
     }
 
     @Test

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -233,6 +234,25 @@ class ConfigLoaderTest {
         assertRejected(withStorage("""
                 compression: brotli
                 """), "compression", "'brotli'", "zstd, lz4, gzip, none");
+    }
+
+    @Test
+    void aSourceMaySetItsOwnCompression() throws IOException {
+        Path file = write("per-source.yaml", withStorage("""
+                compression: zstd
+                sources:
+                  - { name: plain, type: directory, path: %s, compression: none }
+                  - { name: usual, type: directory, path: %s }
+                """.formatted(data, data)));
+        try (LoadedConfig config = new ConfigLoader().load(file)) {
+            assertThat(config.compression()).isEqualTo(Compression.ZSTD);
+            assertThat(config.sourceCompression()).containsExactly(Map.entry("plain", Compression.NONE));
+            assertThat(config.source("plain")).as("not passed to the provider").isEqualTo(new DirectoryConfig("plain", data));
+        }
+        assertRejected(withStorage("""
+                sources:
+                  - { name: plain, type: directory, path: %s, compression: brotli }
+                """.formatted(data)), "sources[plain].compression", "'brotli'", "zstd, lz4, gzip, none");
     }
 
     @Test

@@ -78,6 +78,7 @@ public final class BackupEngine implements AutoCloseable {
 
     private final StorageTarget storage;
     private final Compression compression;
+    private final Map<String, Compression> sourceCompression;
     private final StreamEncryption encryption;
     private final BackupListener listener;
     private final Map<String, BackupProvider<?>> providersByEngine;
@@ -89,6 +90,7 @@ public final class BackupEngine implements AutoCloseable {
     private BackupEngine(Builder b) throws BackupException {
         this.storage = Objects.requireNonNull(b.storage, "storage is required");
         this.compression = b.compression;
+        this.sourceCompression = Map.copyOf(b.sourceCompression);
         this.encryption = b.keys == null ? null : StreamEncryption.load(b.keys);
         this.listener = b.listener;
         this.zstdWorkers = b.zstdWorkers;
@@ -126,6 +128,7 @@ public final class BackupEngine implements AutoCloseable {
     public static final class Builder {
         private StorageTarget storage;
         private Compression compression = Compression.ZSTD;
+        private final Map<String, Compression> sourceCompression = new LinkedHashMap<>();
         private KeyProvider keys;
         private BackupListener listener = BackupListener.NONE;
         private final List<BackupProvider<?>> providers = new ArrayList<>();
@@ -157,6 +160,18 @@ public final class BackupEngine implements AutoCloseable {
         /** Codec for new backups; default {@link Compression#ZSTD} at level 1. Restores read any codec. */
         public Builder compression(Compression compression) {
             this.compression = Objects.requireNonNull(compression, "compression");
+            return this;
+        }
+
+        /**
+         * Codec for new backups and archive segments of one source, instead of
+         * {@link #compression(Compression)}: {@link Compression#NONE} or {@link Compression#LZ4} for
+         * data that is already compressed (Kafka topics whose producers compress, for one), where
+         * zstd would spend CPU for little.
+         */
+        public Builder compression(String source, Compression compression) {
+            requireSourceName(source);
+            this.sourceCompression.put(source, Objects.requireNonNull(compression, "compression"));
             return this;
         }
 
@@ -773,8 +788,14 @@ public final class BackupEngine implements AutoCloseable {
         return archiver;
     }
 
+    /** The codec new artifacts of {@code source} are written with. */
+    private Compression compressionOf(String source) {
+        return sourceCompression.getOrDefault(source, compression);
+    }
+
     private ContinuousArchive archiveOf(String source) {
-        return new ContinuousArchive(storage, source, compression, encryption, sealThreads, zstdWorkers, listener);
+        return new ContinuousArchive(storage, source, compressionOf(source), encryption, sealThreads, zstdWorkers,
+                listener);
     }
 
     /** A running continuous archiver. {@link #stop()} asks it to store what it holds and waits for it. */
@@ -959,7 +980,7 @@ public final class BackupEngine implements AutoCloseable {
             progress.artifact(artifact);
             ArtifactWriter writer;
             try {
-                writer = new ArtifactWriter(artifact, compression, encryption,
+                writer = new ArtifactWriter(artifact, compressionOf(source), encryption,
                         StreamEncryption.associatedData(source, id.value(), artifact), upload, sealThreads,
                         zstdWorkers, progress);
             } catch (IOException | RuntimeException e) {

@@ -2,6 +2,7 @@ package com.aiplatform.backup.core;
 
 import com.aiplatform.backup.api.BackupKind;
 import com.aiplatform.backup.api.BackupResult;
+import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.ConsistentPoint;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Problem;
@@ -182,6 +183,20 @@ class ContinuousArchiveTest {
             engine.restore(new LogConfig("log"), "latest", RestoreOptions.intoDirectory(Path.of("unused")));
             assertThat(provider.restoredSegments).containsEntry("00000001", "seg1-complete")
                     .containsEntry("00000002", "seg2-final-flush");
+        }
+    }
+
+    @Test
+    void segmentsAreWrittenWithTheSourcesOwnCodec() throws Exception {
+        InMemoryStorageTarget target = storage.target();
+        LogProvider provider = new LogProvider();
+        try (BackupEngine engine = BackupEngine.builder().storage(target).provider(provider)
+                .compression("log", Compression.LZ4).build()) {
+            BackupEngine.Archiver archiver = engine.startArchiver(new LogConfig("log"));
+            assertThat(provider.archived.await(30, TimeUnit.SECONDS)).isTrue();
+            archiver.stop();
+            assertThat(engine.segments("log")).isNotEmpty().extracting(SegmentEntry::compression)
+                    .containsOnly(Compression.LZ4.id());
         }
     }
 

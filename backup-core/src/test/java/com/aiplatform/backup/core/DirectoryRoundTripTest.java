@@ -42,6 +42,31 @@ class DirectoryRoundTripTest {
     }
 
     @Test
+    void aSourcesOwnCodecWinsOverTheEnginesAndRestoresReadBoth() throws Exception {
+        Path source = tmp.resolve("src");
+        TreeSnapshot.createSample(source);
+        Map<String, String> before = TreeSnapshot.of(source);
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+             BackupEngine engine = BackupEngine.builder().storage(storage).compression(Compression.ZSTD)
+                     .compression("plain", Compression.NONE).compression("fast", Compression.LZ4).build()) {
+            for (String name : new String[] {"plain", "fast", "default"}) {
+                Manifest manifest = engine.backup(new DirectoryConfig(name, source));
+                String expected = Map.of("plain", "none", "fast", "lz4", "default", "zstd").get(name);
+                assertThat(manifest.artifacts()).as(name).isNotEmpty()
+                        .allSatisfy(a -> assertThat(a.compression()).as(a.name()).isEqualTo(expected));
+                if (name.equals("plain")) {
+                    assertThat(manifest.storedBytes()).as("stored as it is").isEqualTo(manifest.rawBytes());
+                }
+                Path restored = tmp.resolve("restored-" + name);
+                engine.restore(new DirectoryConfig(name, source), "latest", RestoreOptions.intoDirectory(restored));
+                assertThat(TreeSnapshot.of(restored)).as(name).isEqualTo(before);
+            }
+        }
+        assertThatThrownBy(() -> BackupEngine.builder().compression("Not A Name", Compression.NONE))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Not A Name");
+    }
+
+    @Test
     void refusesNonEmptyTargetUnlessOverwriteAllowed() throws Exception {
         Path source = tmp.resolve("src");
         TreeSnapshot.createSample(source);

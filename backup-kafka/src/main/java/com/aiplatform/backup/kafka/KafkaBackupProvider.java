@@ -86,7 +86,10 @@ import java.util.Set;
  * regular expressions), {@code consumer-groups} ({@code all}, {@code none} or a list),
  * {@code isolation}, {@code connect-timeout}, {@code request-timeout}, {@code partition-concurrency},
  * {@code client-properties} (a map), {@code secret-properties-env} (a map from property to the
- * environment variable holding its value).
+ * environment variable holding its value). The engine's codec applies on top of the stored
+ * batches; for topics whose producers compress, {@code compression: none} in the source's block
+ * (or {@code BackupEngine.Builder.compression(source, codec)}) saves that CPU for a little more
+ * storage (on lz4-produced topics zstd on top saves ~18 % of it).
  */
 public final class KafkaBackupProvider implements BackupProvider<KafkaConfig> {
     /** The engine name: {@code type: kafka} in configuration. */

@@ -115,6 +115,39 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
     }
 
     @Test
+    void largeUploadsFlushedToDiskWhileWrittenCommitOrAbortCleanly() throws Exception {
+        // several early flushes run on the writeback thread while writing goes on, and one may
+        // still be running when the upload commits or aborts
+        byte[] block = new byte[1 << 20];
+        long size = 3 * FileSystemStorageTarget.WRITEBACK_BYTES + 12345;
+        java.security.MessageDigest written = java.security.MessageDigest.getInstance("SHA-256");
+        for (String outcome : List.of("commit", "abort")) {
+            try (ObjectUpload upload = fs.create("large/" + outcome)) {
+                for (long w = 0; w < size; w += block.length) {
+                    int n = (int) Math.min(block.length, size - w);
+                    block[0] = (byte) (w >>> 20);
+                    upload.write(block, 0, n);
+                    if (outcome.equals("commit")) {
+                        written.update(block, 0, n);
+                    }
+                }
+                if (outcome.equals("commit")) {
+                    upload.commit();
+                }
+            }
+        }
+        Path committed = fs.root().resolve("large/commit");
+        assertThat(Files.size(committed)).isEqualTo(size);
+        java.security.MessageDigest read = java.security.MessageDigest.getInstance("SHA-256");
+        try (var in = fs.open("large/commit")) {
+            in.transferTo(new java.security.DigestOutputStream(java.io.OutputStream.nullOutputStream(), read));
+        }
+        assertThat(read.digest()).isEqualTo(written.digest());
+        assertThat(fs.stat("large/abort")).isEmpty();
+        assertThat(filesIn(fs.root().resolve("large"))).containsExactly(committed);
+    }
+
+    @Test
     void findsAndDeletesTemporaryFilesOfUploadsThatNeverFinished() throws Exception {
         Instant twoHoursAgo = Instant.now().minus(Duration.ofHours(2));
         ObjectUpload abandoned = fs.create("src/backups/b1/data");

@@ -442,6 +442,8 @@ final class KafkaBackup {
         /** The position when progress was last seen, and when. */
         long progressPosition;
         long lastProgressNanos;
+        /** The last retriable error a fetch of this partition met, for the message when it stalls. */
+        Errors lastError;
         /** Records queued so far, and where the last one is (or the batch that holds it). */
         long count;
         long lastRecordOffset = -1;
@@ -512,6 +514,8 @@ final class KafkaBackup {
         private final Semaphore budget = new Semaphore(QUEUE_BUDGET_KIB);
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
         private final ExecutorService writers;
+        /** Why the last look-up of partition leaders failed, if it did. */
+        private String lastRefreshFailure;
 
         Reader(List<Task> tasks, ArtifactSink sink, Admin admin, Map<String, TopicDescription> descriptions,
                IsolationLevel isolation) {
@@ -601,6 +605,7 @@ final class KafkaBackup {
                         retentionOvertook(o);
                     } else if (error.exception() instanceof RetriableException) {
                         refresh = true;
+                        o.lastError = error;
                         LOG.debug("backup of {}: {}: {}; retrying", config.name(), o.task.describe(), error);
                     } else {
                         throw new SourceException("reading " + o.task.describe() + " at "
@@ -614,7 +619,9 @@ final class KafkaBackup {
                         learnLeaders(clients.await(admin.describeTopics(open.keySet().stream()
                                 .map(TopicPartition::topic).distinct().toList()).allTopicNames(),
                                 "finding the partition leaders"));
+                        lastRefreshFailure = null;
                     } catch (SourceException e) {
+                        lastRefreshFailure = e.getMessage();
                         LOG.debug("backup of {}: finding the partition leaders failed: {}", config.name(),
                                 e.getMessage());
                     }
@@ -833,13 +840,26 @@ final class KafkaBackup {
                 } else if (o.position > o.progressPosition) {
                     o.progressPosition = o.position;
                     o.lastProgressNanos = now;
+                    o.lastError = null;
                 } else if (now - o.lastProgressNanos > stallNanos) {
                     failure.compareAndSet(null, new SourceException("reading " + o.task.describe() + " at "
                             + config.bootstrapServers() + " made no progress at offset " + o.position + " for "
                             + KafkaClients.describe(config.requestTimeout()) + " (request-timeout); the cut is "
-                            + o.task.cut, true));
+                            + o.task.cut + stallReason(o), true));
                 }
             }
+        }
+
+        private String stallReason(Open o) {
+            StringBuilder why = new StringBuilder();
+            if (o.lastError != null) {
+                why.append("; the last fetch failed with ").append(o.lastError.name()).append(": ")
+                        .append(o.lastError.message().replaceFirst("\\.$", ""));
+            }
+            if (lastRefreshFailure != null) {
+                why.append("; looking up the partition leaders failed: ").append(lastRefreshFailure);
+            }
+            return why.toString();
         }
 
         private void retentionOvertook(Open o) throws IOException {

@@ -139,7 +139,8 @@ class KafkaSourceFaultsIT {
                 .build()) {
             assertThatThrownBy(() -> engine.backup(config)).isInstanceOf(SourceException.class)
                     .hasMessageContaining("partition 1 of topic '" + topic + "'")
-                    .hasMessageContaining("made no progress at offset 0").hasMessageContaining("3 s (request-timeout)");
+                    .hasMessageContaining("made no progress at offset 0").hasMessageContaining("3 s (request-timeout)")
+                    .hasMessageContaining("the last fetch failed with NETWORK_EXCEPTION");
             assertThat(stoppedAt[0]).as("the broker was stopped during the backup").isPositive();
             assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt[0])).as("no hang after the broker went")
                     .isLessThan(Duration.ofSeconds(15));

@@ -4,6 +4,7 @@ import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.RestoreOptions;
 import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.storage.fs.FileSystemStorageTarget;
 import com.aiplatform.backup.testkit.ForwardingStorageTarget;
@@ -12,12 +13,10 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.apache.kafka.common.record.MutableRecordBatch;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +28,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,31 +36,32 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The source cluster fails under a running backup, on a one-broker cluster of this class's own
- * (the last test stops its broker): a batch damaged in the broker's log stops the backup naming the
- * partition and offsets, and a broker lost half-way through fails the backup within the request
- * timeout. Neither leaves a backup that lists as complete.
+ * The cluster fails under a running backup or restore, each test on a one-broker cluster of its
+ * own (tests stop it): a batch damaged in the broker's log stops the backup naming the partition
+ * and offsets; a broker lost half-way through fails the backup within the request timeout, saying
+ * why, and leaves no backup that lists as complete; a target lost half-way through a restore fails
+ * it within its retry time, naming the partially restored topics.
  */
-@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
-class KafkaSourceFaultsIT {
-    private static EmbeddedKafka kafka;
+class KafkaBrokerFaultsIT {
+    private EmbeddedKafka kafka;
 
     @TempDir
     Path storage;
 
-    @BeforeAll
-    static void start() {
-        kafka = EmbeddedKafka.start("faults", "BACKUP_TEST_KAFKA_FAULTS");
+    @BeforeEach
+    void start(TestInfo test) {
+        kafka = EmbeddedKafka.start("faults-" + test.getTestMethod().orElseThrow().getName(),
+                "BACKUP_TEST_KAFKA_FAULTS");
     }
 
-    @AfterAll
-    static void stop() {
+    @AfterEach
+    void stop() {
         if (kafka != null) {
             kafka.close();
         }
     }
 
-    private static String topicWithBatches(String name, int partitions, int batches, int recordsPerBatch,
+    private String topicWithBatches(String name, int partitions, int batches, int recordsPerBatch,
                                            int valueBytes) throws Exception {
         String topic = KafkaTestSupport.unique(name);
         try (Admin admin = kafka.admin()) {
@@ -82,7 +83,6 @@ class KafkaSourceFaultsIT {
     }
 
     @Test
-    @Order(1)
     void aBatchDamagedInTheBrokersLogStopsTheBackupNamingItsOffsets() throws Exception {
         assumeTrue(kafka.embedded(),
                 "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose log files this test cannot damage");
@@ -114,7 +114,6 @@ class KafkaSourceFaultsIT {
     }
 
     @Test
-    @Order(2)
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails instead of stalling the build
     void aBrokerLostHalfWayFailsTheBackupWithinTheRequestTimeout() throws Exception {
         assumeTrue(kafka.embedded(),
@@ -148,6 +147,44 @@ class KafkaSourceFaultsIT {
             assertThat(engine.debris(topic)).as("the uncommitted backup's leftovers, for prune")
                     .singleElement().extracting(Debris::keys).asList()
                     .anySatisfy(k -> assertThat(k.toString()).endsWith("topics/" + topic + "/0.records"));
+        }
+    }
+
+    @Test
+    @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails instead of stalling the build
+    void aTargetLostHalfWayFailsTheRestoreNamingThePartiallyRestoredTopics() throws Exception {
+        assumeTrue(kafka.embedded(),
+                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose broker this test must not stop");
+        String topic = topicWithBatches("target", 2, 4, 100, 1000);
+        String restored = topic + "-restored";
+        String secondPartition = "topics/" + topic + "/1.records";
+        int[] opens = new int[1];
+        long[] stoppedAt = new long[1];
+        // every restore reads each artifact twice: once to verify it, then to restore it; the
+        // broker goes when the restore itself starts on partition 1, after partition 0
+        ForwardingStorageTarget stopsTheBroker = new ForwardingStorageTarget(new FileSystemStorageTarget("t", storage)) {
+            @Override
+            public java.io.InputStream open(String key) throws IOException {
+                if (key.endsWith(secondPartition) && ++opens[0] == 2) {
+                    kafka.stopBroker(0);
+                    stoppedAt[0] = System.nanoTime();
+                }
+                return super.open(key);
+            }
+        };
+        KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic)
+                .partitionConcurrency(1).requestTimeout(Duration.ofSeconds(3)).build();
+        try (BackupEngine engine = BackupEngine.builder().storage(stopsTheBroker).compression(Compression.ZSTD)
+                .build()) {
+            String id = engine.backup(config).backupId().value();
+            assertThatThrownBy(() -> engine.restore(config, id, new RestoreOptions(Optional.empty(), false,
+                    Map.of("rename." + topic, restored)))).isInstanceOf(SourceException.class)
+                    // what went wrong depends on how far the broker's shutdown got: not reachable, or no
+                    // longer the leader; either way the topics written to are named
+                    .hasMessageContaining("[" + restored + "] are partially restored");
+            assertThat(stoppedAt[0]).as("the broker was stopped during the restore").isPositive();
+            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt[0])).as("no hang after the broker went")
+                    .isLessThan(Duration.ofSeconds(30));
         }
     }
 }

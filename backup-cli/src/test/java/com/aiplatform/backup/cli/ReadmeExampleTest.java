@@ -1,5 +1,6 @@
 package com.aiplatform.backup.cli;
 
+import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.VerifyReport;
 import com.aiplatform.backup.core.BackupEngine;
@@ -12,12 +13,17 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The README's embedding example compiles and works, and the README shows exactly this code. */
+/**
+ * The README's embedding example compiles and works, and the README shows exactly this code; the
+ * README's configuration example loads.
+ */
 class ReadmeExampleTest {
     @TempDir
     Path tmp;
@@ -60,6 +66,31 @@ class ReadmeExampleTest {
         String example = source.substring(source.indexOf("// README example begins") + 24,
                 source.indexOf("// README example ends"));
         assertThat(normalise(block.group(1))).isEqualTo(normalise(example));
+    }
+
+    @Test
+    void readmesConfigurationLoads() throws Exception {
+        String readme = Files.readString(Path.of("..", "README.md"));
+        Matcher block = Pattern.compile("```yaml\n# backup.yaml\n(.*?)```", Pattern.DOTALL).matcher(readme);
+        assertThat(block.find()).as("README has the backup.yaml example").isTrue();
+        Path keysetFile = tmp.resolve("keyset.json");
+        EncryptionKeys.generateKeysetFile(keysetFile);
+        // only the machine-specific paths change; every field and value is the README's own
+        String yaml = block.group(1)
+                .replace("/var/backups/platform", tmp.resolve("backups").toString())
+                .replace("/etc/backup/keyset.json", keysetFile.toString())
+                .replace("/etc/kafka", Files.createDirectories(tmp.resolve("etc-kafka")).toString());
+        Path file = Files.writeString(tmp.resolve("backup.yaml"), yaml);
+        try (LoadedConfig config = new ConfigLoader().load(file)) {
+            assertThat(config.sources()).containsOnlyKeys("kafka-config", "main-pg", "events");
+            assertThat(config.sourceEngines()).containsEntry("kafka-config", "directory")
+                    .containsEntry("main-pg", "postgres").containsEntry("events", "kafka");
+            assertThat(config.compression()).isEqualTo(Compression.ZSTD);
+            assertThat(config.sourceCompression())
+                    .containsExactly(Map.entry("events", Compression.NONE));
+            assertThat(config.encryption()).isPresent();
+            assertThat(config.rpoTargets()).containsEntry("main-pg", Duration.ofMinutes(15));
+        }
     }
 
     private static String normalise(String code) {

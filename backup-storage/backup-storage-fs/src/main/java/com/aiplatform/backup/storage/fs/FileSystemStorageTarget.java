@@ -52,7 +52,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>An upload is written to a hidden temporary file in the object's folder
  * ({@code .<name>.<random>.partial}, never listed or readable as an object), and flushed to
- * disk in the background every {@value #WRITEBACK_BYTES} bytes while it is written. Commit flushes
+ * disk in the background every 32 MiB while it is written. Commit flushes
  * and fsyncs it, publishes it under its final name with a hard link (which, unlike a rename,
  * never replaces an existing object, so a second writer of the same key fails with
  * {@link StorageObjectExistsException}), removes the temporary name and fsyncs the folder.
@@ -712,6 +712,8 @@ public final class FileSystemStorageTarget implements StorageTarget {
         private boolean failed;
         private long sinceWriteback;
         private Future<?> writeback;
+        /** An early flush that failed: Linux may have dropped those pages, so commit must fail too. */
+        private volatile IOException writebackFailure;
 
         FileUpload(String key, Path file, Path temp, FileChannel channel) {
             this.key = key;
@@ -749,12 +751,32 @@ public final class FileSystemStorageTarget implements StorageTarget {
             }
         }
 
-        /** Asks the disk for what is written so far; commit's own fsync reports any failure. */
+        /** Waits for an early flush still running, so its outcome is known before commit decides. */
+        private void awaitWriteback() throws IOException {
+            if (writeback == null) {
+                return;
+            }
+            try {
+                writeback.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while committing " + key);
+            } catch (java.util.concurrent.ExecutionException e) {
+                writebackFailure = new IOException("early flush failed: " + e.getCause(), e.getCause());
+            }
+        }
+
+        /**
+         * Asks the disk for what is written so far. A failure is kept for commit: after a failed
+         * fsync, Linux may mark the lost pages clean, and a later fsync then succeeds without them.
+         */
         private void flushEarly() {
             try {
                 channel.force(false);
-            } catch (IOException | RuntimeException e) {
-                // closed (committed or aborted) meanwhile, or failing: commit's fsync decides
+            } catch (java.nio.channels.ClosedChannelException e) {
+                // committed or aborted meanwhile: nothing left to flush early
+            } catch (IOException e) {
+                writebackFailure = e;
             }
         }
 
@@ -791,7 +813,11 @@ public final class FileSystemStorageTarget implements StorageTarget {
             }
             try {
                 out.flush();
+                awaitWriteback();
                 channel.force(true);
+                if (writebackFailure != null) {
+                    throw writebackFailure;
+                }
                 channel.close();
             } catch (IOException e) {
                 failed = true;

@@ -61,7 +61,9 @@ import org.slf4j.LoggerFactory;
  * <p>Guarantees: acks=all; an idempotent producer id from the cluster, sequences consecutive per
  * partition, at most {@value #MAX_IN_FLIGHT} requests in flight per connection, each partition
  * always on the same connection (so the broker keeps
- * each partition's batches in order and drops a batch it already appended). Retriable errors (a
+ * each partition's batches in order and drops a batch it already appended), and a partition's first
+ * batch alone until it is appended (a broker accepts any sequence from a producer it holds no
+ * state for, so a later batch could otherwise overtake a first one that failed). Retriable errors (a
  * leader change, not enough in-sync replicas, a lost connection, a timeout) are retried as Kafka's
  * producer does: the partition's later batches are let fail too, the leader is looked up again
  * when it may have moved, and the failed batches go again in order with their sequences, for up
@@ -100,7 +102,7 @@ final class KafkaBatchProducer implements AutoCloseable {
     private static final short TRANSACTIONAL_FLAG = 0x10;
 
     /** One batch on its way: queued, in flight, or waiting to be sent again. */
-    private static final class Outgoing {
+    static final class Outgoing {
         final ByteBuffer batch;
         final int sequence;
         final int permits;
@@ -116,7 +118,7 @@ final class KafkaBatchProducer implements AutoCloseable {
     }
 
     /** The queue and counters of one target partition. */
-    private static final class PartitionLane {
+    static final class PartitionLane {
         final TopicPartition partition;
         final Uuid topicId;
         final Connection connection;
@@ -133,6 +135,12 @@ final class KafkaBatchProducer implements AutoCloseable {
         boolean leaderStale;
         long retryAt;
         Errors lastError;
+        /**
+         * Whether the broker appended a batch of this lane yet. Until it has, the lane's first batch
+         * travels alone: a broker holding no state for a producer accepts any sequence from it, so a
+         * later batch could be appended before a first one that failed and goes again.
+         */
+        boolean acknowledged;
 
         PartitionLane(TopicPartition partition, Uuid topicId, Connection connection, Node leader) {
             this.partition = partition;
@@ -143,7 +151,7 @@ final class KafkaBatchProducer implements AutoCloseable {
 
         /** The next batch to send, or null when none may go now (waiting for earlier ones, or nothing queued). */
         Outgoing next(long now) {
-            if (inFlight >= MAX_IN_FLIGHT) {
+            if (inFlight >= MAX_IN_FLIGHT || (inFlight > 0 && !acknowledged)) {
                 return null;
             }
             if (recovering) {
@@ -154,6 +162,13 @@ final class KafkaBatchProducer implements AutoCloseable {
                 recovering = false;
             }
             return again.isEmpty() ? queue.peek() : again.peek();
+        }
+
+        /** The broker appended one of this lane's batches in flight. */
+        void appended() {
+            inFlight--;
+            failing = false;
+            acknowledged = true;
         }
 
         void taken(Outgoing o) {
@@ -575,8 +590,7 @@ final class KafkaBatchProducer implements AutoCloseable {
                         PartitionLane lane = lanes(tp);
                         Errors error = Errors.forCode(p.errorCode());
                         if (error == Errors.NONE) {
-                            lane.inFlight--;
-                            lane.failing = false;
+                            lane.appended();
                             o.appended.at(p.baseOffset());
                             memory.release(o.permits);
                             unacknowledged.decrementAndGet();

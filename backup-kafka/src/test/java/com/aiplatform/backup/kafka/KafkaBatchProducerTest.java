@@ -1,5 +1,7 @@
 package com.aiplatform.backup.kafka;
 
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.compress.Compression;
 import org.apache.kafka.common.record.MemoryRecords;
 import org.apache.kafka.common.record.MemoryRecordsBuilder;
@@ -16,7 +18,7 @@ import java.util.List;
 import static com.aiplatform.backup.kafka.KafkaTestSupport.bytes;
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The header rewrite that turns a stored batch into one of the restore's idempotent producer. */
+/** The header rewrite that turns a stored batch into one of the restore's idempotent producer, and a lane's sending order. */
 class KafkaBatchProducerTest {
     /** A transactional lz4 batch at offset 500 from producer 77, epoch 3, sequence 40, as a broker stores it. */
     private static ByteBuffer storedTransactionalBatch() {
@@ -51,6 +53,30 @@ class KafkaBatchProducerTest {
         }
         assertThat(records).containsExactly("0:1650000000000:v", "1:1650000000001:v", "2:1650000000002:null",
                 "3:1650000000003:v", "4:1650000000004:v");
+    }
+
+    @Test
+    void aPartitionsFirstBatchTravelsAloneUntilItIsAppended() {
+        // a broker with no state for the producer accepts any sequence: had the second batch gone
+        // with the first, it could be appended before the first one's retry (seen in
+        // KafkaRestoreRetryIT: OUT_OF_ORDER_SEQUENCE_NUMBER for sequence 0 after 0..1049 were in)
+        KafkaBatchProducer.PartitionLane lane = new KafkaBatchProducer.PartitionLane(
+                new TopicPartition("t", 0), Uuid.ZERO_UUID, null, null);
+        for (int sequence = 0; sequence < 4; sequence++) {
+            lane.queue.add(new KafkaBatchProducer.Outgoing(ByteBuffer.allocate(0), sequence, 1, offset -> { }));
+        }
+        KafkaBatchProducer.Outgoing first = lane.next(0);
+        assertThat(first.sequence).isZero();
+        lane.taken(first);
+        assertThat(lane.next(0)).as("while the first batch is unanswered").isNull();
+
+        lane.appended();
+        for (int sequence = 1; sequence < 4; sequence++) {
+            KafkaBatchProducer.Outgoing o = lane.next(0);
+            assertThat(o.sequence).as("pipelined once the broker knows the producer").isEqualTo(sequence);
+            lane.taken(o);
+        }
+        assertThat(lane.inFlight).isEqualTo(3);
     }
 
     @Test

@@ -30,8 +30,8 @@ import java.util.Optional;
  *                      with their rules (empty: every kept backup)
  */
 record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
-                    Map<String, Compression> sourceCompression, Optional<KeyProvider> encryption, Map<String, SourceConfig> sources,
-                    Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
+                    Map<String, Compression> sourceCompression, Optional<KeyProvider> encryption,
+                    Map<String, SourceConfig> sources, Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
                     Map<String, java.time.Duration> rpoTargets, Map<String, java.util.Set<String>> tiers)
         implements AutoCloseable {
     LoadedConfig {

@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -48,10 +49,26 @@ class KafkaBrokerFaultsIT {
     @TempDir
     Path storage;
 
+    /** When the broker was stopped by {@link #stopTheBroker()} (from a backup or restore thread), or 0. */
+    private volatile long stoppedAt;
+
     @BeforeEach
     void start(TestInfo test) {
         kafka = EmbeddedKafka.start("faults-" + test.getTestMethod().orElseThrow().getName(),
                 "BACKUP_TEST_KAFKA_FAULTS");
+        assumeTrue(kafka.embedded(), "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose broker "
+                + "and log files these tests must not touch");
+    }
+
+    private void stopTheBroker() {
+        kafka.stopBroker(0);
+        stoppedAt = System.nanoTime();
+    }
+
+    /** One partition at a time, and a short request timeout, so a lost broker shows quickly. */
+    private KafkaConfig onePartitionAtATime(String topic) {
+        return KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic)
+                .partitionConcurrency(1).requestTimeout(Duration.ofSeconds(3)).build();
     }
 
     @AfterEach
@@ -84,8 +101,6 @@ class KafkaBrokerFaultsIT {
 
     @Test
     void aBatchDamagedInTheBrokersLogStopsTheBackupNamingItsOffsets() throws Exception {
-        assumeTrue(kafka.embedded(),
-                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose log files this test cannot damage");
         String topic = topicWithBatches("damaged", 1, 3, 10, 100);
         Path segment = kafka.firstSegment(0, topic, 0);
         long position = 0;
@@ -116,32 +131,27 @@ class KafkaBrokerFaultsIT {
     @Test
     @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails instead of stalling the build
     void aBrokerLostHalfWayFailsTheBackupWithinTheRequestTimeout() throws Exception {
-        assumeTrue(kafka.embedded(),
-                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose broker this test must not stop");
         String topic = topicWithBatches("lost", 2, 4, 100, 1000);
         String secondPartition = "topics/" + topic + "/1.records";
-        long[] stoppedAt = new long[1];
         // one partition at a time: partition 0 is read whole, then the broker goes as partition 1 starts
         ForwardingStorageTarget stopsTheBroker = new ForwardingStorageTarget(new FileSystemStorageTarget("t", storage)) {
             @Override
             public ObjectUpload create(String key) throws IOException {
                 if (key.endsWith(secondPartition)) {
-                    kafka.stopBroker(0);
-                    stoppedAt[0] = System.nanoTime();
+                    stopTheBroker();
                 }
                 return super.create(key);
             }
         };
-        KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic)
-                .partitionConcurrency(1).requestTimeout(Duration.ofSeconds(3)).build();
+        KafkaConfig config = onePartitionAtATime(topic);
         try (BackupEngine engine = BackupEngine.builder().storage(stopsTheBroker).compression(Compression.ZSTD)
                 .build()) {
             assertThatThrownBy(() -> engine.backup(config)).isInstanceOf(SourceException.class)
                     .hasMessageContaining("partition 1 of topic '" + topic + "'")
                     .hasMessageContaining("made no progress at offset 0").hasMessageContaining("3 s (request-timeout)")
                     .hasMessageContaining("the last fetch failed with NETWORK_EXCEPTION");
-            assertThat(stoppedAt[0]).as("the broker was stopped during the backup").isPositive();
-            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt[0])).as("no hang after the broker went")
+            assertThat(stoppedAt).as("the broker was stopped during the backup").isPositive();
+            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt)).as("no hang after the broker went")
                     .isLessThan(Duration.ofSeconds(15));
             assertThat(engine.list(topic)).as("listed backups").isEmpty();
             assertThat(engine.debris(topic)).as("the uncommitted backup's leftovers, for prune")
@@ -153,27 +163,22 @@ class KafkaBrokerFaultsIT {
     @Test
     @Timeout(value = 90, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a hang fails instead of stalling the build
     void aTargetLostHalfWayFailsTheRestoreNamingThePartiallyRestoredTopics() throws Exception {
-        assumeTrue(kafka.embedded(),
-                "skipped: BACKUP_TEST_KAFKA_FAULTS names an external cluster, whose broker this test must not stop");
         String topic = topicWithBatches("target", 2, 4, 100, 1000);
         String restored = topic + "-restored";
         String secondPartition = "topics/" + topic + "/1.records";
         int[] opens = new int[1];
-        long[] stoppedAt = new long[1];
         // every restore reads each artifact twice: once to verify it, then to restore it; the
         // broker goes when the restore itself starts on partition 1, after partition 0
         ForwardingStorageTarget stopsTheBroker = new ForwardingStorageTarget(new FileSystemStorageTarget("t", storage)) {
             @Override
-            public java.io.InputStream open(String key) throws IOException {
+            public InputStream open(String key) throws IOException {
                 if (key.endsWith(secondPartition) && ++opens[0] == 2) {
-                    kafka.stopBroker(0);
-                    stoppedAt[0] = System.nanoTime();
+                    stopTheBroker();
                 }
                 return super.open(key);
             }
         };
-        KafkaConfig config = KafkaConfig.builder(topic).bootstrapServers(kafka.bootstrapServers()).topic(topic)
-                .partitionConcurrency(1).requestTimeout(Duration.ofSeconds(3)).build();
+        KafkaConfig config = onePartitionAtATime(topic);
         try (BackupEngine engine = BackupEngine.builder().storage(stopsTheBroker).compression(Compression.ZSTD)
                 .build()) {
             String id = engine.backup(config).backupId().value();
@@ -182,8 +187,8 @@ class KafkaBrokerFaultsIT {
                     // what went wrong depends on how far the broker's shutdown got: not reachable, or no
                     // longer the leader; either way the topics written to are named
                     .hasMessageContaining("[" + restored + "] are partially restored");
-            assertThat(stoppedAt[0]).as("the broker was stopped during the restore").isPositive();
-            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt[0])).as("no hang after the broker went")
+            assertThat(stoppedAt).as("the broker was stopped during the restore").isPositive();
+            assertThat(Duration.ofNanos(System.nanoTime() - stoppedAt)).as("no hang after the broker went")
                     .isLessThan(Duration.ofSeconds(30));
         }
     }

@@ -11,9 +11,11 @@ import com.aiplatform.backup.spi.StorageTarget;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
@@ -40,6 +42,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -760,8 +763,8 @@ public final class FileSystemStorageTarget implements StorageTarget {
                 writeback.get();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while committing " + key);
-            } catch (java.util.concurrent.ExecutionException e) {
+                throw new InterruptedIOException("interrupted while committing " + key);
+            } catch (ExecutionException e) {
                 writebackFailure = new IOException("early flush failed: " + e.getCause(), e.getCause());
             }
         }
@@ -773,7 +776,7 @@ public final class FileSystemStorageTarget implements StorageTarget {
         private void flushEarly() {
             try {
                 channel.force(false);
-            } catch (java.nio.channels.ClosedChannelException e) {
+            } catch (ClosedChannelException e) {
                 // committed or aborted meanwhile: nothing left to flush early
             } catch (IOException e) {
                 writebackFailure = e;

@@ -46,8 +46,42 @@ public interface StorageTarget extends AutoCloseable {
     /** Deletes an object; true when it existed. */
     boolean delete(String key) throws IOException;
 
-    /** Every problem that would stop writing to this target (missing, not writable), all at once. */
+    /**
+     * Every problem that would stop writing to this target (missing, not writable), all at
+     * once; the same as {@code check(Access.WRITE)}.
+     */
     List<Problem> check();
+
+    /** What an operation needs of a storage target. */
+    enum Access {
+        /** Listing, reading, verifying, restoring: the target must exist and be readable. */
+        READ,
+        /** Backing up, pruning, copying onto it: the target must exist (or be creatable) and be writable. */
+        WRITE
+    }
+
+    /**
+     * Every problem that would stop an operation needing {@code access}, all at once: a
+     * read-only target passes {@code READ}; a missing one fails both (code {@code missing}).
+     * Checking has no side effect except that a target configured to be created on first
+     * use may create itself for {@code WRITE}. The default (for implementations written
+     * before this method) checks writing for both.
+     */
+    default List<Problem> check(Access access) {
+        return check();
+    }
+
+    /**
+     * Prepares a target that does not exist yet (creates its folder, bucket, ...); an existing
+     * target is left as it is. Targets are never created implicitly otherwise, so an unmounted
+     * disk is never silently replaced by an empty local folder.
+     *
+     * @return true when something was created, false when the target existed already
+     * @throws IOException when it cannot be created
+     */
+    default boolean initialize() throws IOException {
+        return false;
+    }
 
     @Override
     void close() throws IOException;

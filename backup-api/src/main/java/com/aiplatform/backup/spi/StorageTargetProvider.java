@@ -9,9 +9,12 @@ public interface StorageTargetProvider {
     String type();
 
     /**
-     * Opens a target from its configured settings.
+     * Opens a target from its configured settings. Opening checks the settings only and
+     * creates nothing: whether the target exists and can be read or written is reported by
+     * {@link StorageTarget#check(StorageTarget.Access)} when an operation needs it, so one
+     * unavailable target does not stop work on the others.
      *
-     * @throws IllegalArgumentException naming the field when the settings are invalid or unusable
+     * @throws IllegalArgumentException naming the field when the settings are invalid
      */
     StorageTarget open(String name, Settings settings);
 }

@@ -4,6 +4,7 @@ import com.aiplatform.backup.api.ArchiverStatus;
 import com.aiplatform.backup.api.BackupEvent;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.StorageTarget;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,7 +41,7 @@ final class ArchiveCommand implements Callable<Integer> {
         CountDownLatch stopSignal = new CountDownLatch(1);
         StopSignals.install(stopSignal::countDown);
         try (LoadedConfig config = root.loadConfig();
-             BackupEngine engine = root.engine(config, event -> report(event))) {
+             BackupEngine engine = root.engine(config, event -> report(event), StorageTarget.Access.WRITE)) {
             BackupEngine.Archiver archiver = engine.startArchiver(config.source(source));
             if (!json) {
                 root.err().println("archiving " + source + "; stop with SIGTERM or Ctrl-C");

@@ -3,6 +3,7 @@ package com.aiplatform.backup.cli;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.core.BackupEngine;
 import com.aiplatform.backup.spi.SourceConfig;
+import com.aiplatform.backup.spi.StorageTarget;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -35,7 +36,7 @@ final class BackupCommand implements Callable<Integer> {
             SourceConfig sourceConfig = config.source(source);
             ProgressLine progress = root.progress(json);
             Manifest manifest;
-            try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {
+            try (BackupEngine engine = root.engine(config, RootCommand.listener(progress), StorageTarget.Access.WRITE)) {
                 manifest = engine.backup(sourceConfig, incremental);
             } finally {
                 RootCommand.clear(progress);

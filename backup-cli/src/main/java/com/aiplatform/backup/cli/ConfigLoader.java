@@ -48,6 +48,10 @@ import java.util.regex.Pattern;
  *
  * Storage targets are opened through {@link StorageTargetProvider}s and sources parsed by
  * {@link BackupProvider}s found with {@link ServiceLoader}, both chosen by {@code type}.
+ * Opening a storage target touches nothing: whether it exists and can be read or written is
+ * checked by each command, for the targets it uses and what it needs of them
+ * ({@link StorageTarget#check(StorageTarget.Access)}), so a read-only copy can be read and one
+ * unavailable target does not stop the others.
  */
 final class ConfigLoader {
     /** What source and storage names must look like: they become folder names on storage. */

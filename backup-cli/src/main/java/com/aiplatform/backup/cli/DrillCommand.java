@@ -48,6 +48,7 @@ final class DrillCommand implements Callable<Integer> {
         try (LoadedConfig config = root.loadConfig();
              BackupEngine engine = root.engine(config, RootCommand.listener(null))) {
             report = engine.drill(config.source(source), id, new RestoreOptions(Optional.of(scratch), false, options));
+            root.warnIfResultNotRecorded(engine.storage(), "drill");
         } finally {
             if (targetDir == null) {
                 DemoCommand.deleteTree(scratch.getParent());

@@ -2,6 +2,7 @@ package com.aiplatform.backup.cli;
 
 import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.StorageTarget;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,7 +33,8 @@ final class PruneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<PrunePlan> plans = new ArrayList<>();
         try (LoadedConfig config = root.loadConfig();
-             BackupEngine engine = root.engine(config, RootCommand.listener(null))) {
+             BackupEngine engine = root.engine(config, RootCommand.listener(null),
+                     dryRun ? StorageTarget.Access.READ : StorageTarget.Access.WRITE)) {
             List<String> names = source == null ? List.copyOf(config.sources().keySet()) : List.of(source);
             for (String name : names) {
                 RetentionSettings r = config.retentionOf(name);

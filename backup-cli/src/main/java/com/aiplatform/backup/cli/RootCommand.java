@@ -2,7 +2,10 @@ package com.aiplatform.backup.cli;
 
 import com.aiplatform.backup.api.BackupException;
 import com.aiplatform.backup.api.BackupListener;
+import com.aiplatform.backup.api.Problem;
+import com.aiplatform.backup.api.StorageException;
 import com.aiplatform.backup.core.BackupEngine;
+import com.aiplatform.backup.spi.StorageTarget;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -10,7 +13,9 @@ import picocli.CommandLine.ScopeType;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 /** The {@code backupctl} command: global options and the subcommands. */
 @Command(name = "backupctl",
@@ -19,7 +24,7 @@ import java.util.concurrent.Callable;
         description = "Backs up, lists, verifies and restores the platform's databases and configuration folders.",
         subcommands = {BackupCommand.class, ListCommand.class, VerifyCommand.class, RestoreCommand.class,
                 ArchiveCommand.class, CopyCommand.class, PlaceCommand.class, PruneCommand.class, RpoCommand.class, DrillCommand.class,
-                KeygenCommand.class, DemoCommand.class},
+                KeygenCommand.class, DemoCommand.class, InitCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed (I/O, storage, source, key), 2 bad usage or configuration, "
                 + "3 integrity check failed, 4 RPO target breached (rpo), 70 internal error."})
 final class RootCommand implements Callable<Integer> {
@@ -46,7 +51,7 @@ final class RootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, place, prune, rpo, drill, keygen, demo (see 'backupctl --help')");
+        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, place, prune, rpo, drill, keygen, demo, init (see 'backupctl --help')");
         return BackupCtl.USAGE;
     }
 
@@ -71,20 +76,70 @@ final class RootCommand implements Callable<Integer> {
         return new ConfigLoader().load(config);
     }
 
-    /** An engine over the selected storage target with the configured compression (per source too) and key. */
+    /**
+     * An engine over the selected storage target with the configured compression (per source too)
+     * and key, after checking that the target can be read.
+     */
     BackupEngine engine(LoadedConfig loaded, BackupListener listener) throws BackupException {
         return engine(loaded, storage, listener);
     }
 
-    /** An engine over the named storage target (the first one when null). */
+    /** An engine over the selected storage target, after checking it allows {@code access}. */
+    BackupEngine engine(LoadedConfig loaded, BackupListener listener, StorageTarget.Access access)
+            throws BackupException {
+        return engine(loaded, storage, listener, access);
+    }
+
+    /** An engine over the named storage target (the first one when null), after checking that it can be read. */
     BackupEngine engine(LoadedConfig loaded, String storageName, BackupListener listener) throws BackupException {
+        return engine(loaded, storageName, listener, StorageTarget.Access.READ);
+    }
+
+    /**
+     * An engine over the named storage target (the first one when null), after checking that it
+     * allows {@code access}; only this target is checked, so another configured target being
+     * missing or read-only does not matter here.
+     *
+     * @throws StorageException (exit 1) naming the target and every problem
+     */
+    BackupEngine engine(LoadedConfig loaded, String storageName, BackupListener listener, StorageTarget.Access access)
+            throws BackupException {
         BackupEngine.Builder builder = BackupEngine.builder()
-                .storage(loaded.storageTarget(storageName))
+                .storage(checked(loaded.storageTarget(storageName), access))
                 .compression(loaded.compression())
                 .listener(listener);
         loaded.sourceCompression().forEach(builder::compression);
         loaded.encryption().ifPresent(builder::encryption);
         return builder.build();
+    }
+
+    /**
+     * The target after checking that it allows {@code access}.
+     *
+     * @throws StorageException (exit 1) naming the target and every problem (missing folder, read-only, ...)
+     */
+    static StorageTarget checked(StorageTarget target, StorageTarget.Access access) throws StorageException {
+        List<Problem> problems = target.check(access);
+        if (!problems.isEmpty()) {
+            throw new StorageException("storage target '" + target.name() + "' cannot be "
+                    + (access == StorageTarget.Access.WRITE ? "written" : "read") + ": "
+                    + problems.stream().map(Problem::toString).collect(Collectors.joining("; ")), false);
+        }
+        return target;
+    }
+
+    /**
+     * Warns on stderr (one line, not a failure) when {@code target} cannot be written, so the
+     * result of a {@code what} (verify, drill) cannot be recorded on it: a read-only copy is
+     * still checked, but its result is not kept.
+     */
+    void warnIfResultNotRecorded(StorageTarget target, String what) {
+        List<Problem> problems = target.check(StorageTarget.Access.WRITE);
+        if (!problems.isEmpty()) {
+            err.println("backupctl: warning: the " + what + " result is not recorded on storage target '"
+                    + target.name() + "': " + problems.stream().map(Problem::toString).collect(Collectors.joining("; ")));
+            err.flush();
+        }
     }
 
     /** The progress line on stderr when stdout is a terminal and the output is for humans. */

@@ -35,6 +35,7 @@ final class VerifyCommand implements Callable<Integer> {
             ProgressLine progress = root.progress(json);
             try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {
                 report = engine.verify(source, id);
+                root.warnIfResultNotRecorded(engine.storage(), "verify");
             } finally {
                 RootCommand.clear(progress);
             }

@@ -42,7 +42,7 @@ class BackupCtlTest {
     void setUp() throws IOException {
         data = tmp.resolve("etc").resolve("kafka");
         DirectoryDemoSource.create(Files.createDirectories(data), 1);
-        storage = tmp.resolve("backups");
+        storage = Files.createDirectories(tmp.resolve("backups"));
         keyset = tmp.resolve("keyset.json");
         Result keygen = run("keygen", "--out", keyset.toString());
         assertThat(keygen.code()).as(keygen.err()).isZero();

@@ -3,6 +3,7 @@ package com.aiplatform.backup.cli;
 import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.core.DirectoryConfig;
 import com.aiplatform.backup.core.EncryptionKeys;
+import com.aiplatform.backup.spi.StorageTarget;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,7 +59,7 @@ class ConfigLoaderTest {
             assertThatThrownBy(() -> config.source("postgres"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("source 'postgres'");
         }
-        assertThat(storage).isDirectory();
+        assertThat(storage).as("loading creates no storage folder").doesNotExist();
     }
 
     @Test
@@ -185,17 +186,31 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void rejectsANonWritableStoragePath() throws IOException {
+    void rejectsAStoragePathThatIsAFile() throws IOException {
         Path file = Files.writeString(tmp.resolve("a-file"), "not a folder");
-        // a path below a regular file can never be created, not even by root
-        assertRejected("""
-                storage:
-                  - { name: local, type: filesystem, path: %s }
-                """.formatted(file.resolve("backups")), "storage[local].path");
         assertRejected("""
                 storage:
                   - { name: local, type: filesystem, path: %s }
                 """.formatted(file), "storage[local].path");
+    }
+
+    @Test
+    void aStorageFolderIsNeitherCheckedNorCreatedAtLoad() throws IOException {
+        Path file = Files.writeString(tmp.resolve("a-file"), "not a folder");
+        Path below = file.resolve("backups"); // can never be created, not even by root
+        Path absent = tmp.resolve("unmounted/backups");
+        Path yaml = write("two.yaml", """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                  - { name: offline, type: filesystem, path: %s }
+                """.formatted(absent, below));
+        try (LoadedConfig config = new ConfigLoader().load(yaml)) {
+            assertThat(config.storageTarget("local").check(StorageTarget.Access.READ))
+                    .extracting(p -> p.code()).containsExactly("missing");
+            assertThat(config.storageTarget("offline").check(StorageTarget.Access.WRITE))
+                    .extracting(p -> p.code()).containsExactly("missing");
+        }
+        assertThat(tmp.resolve("unmounted")).doesNotExist();
     }
 
     @Test

@@ -31,6 +31,8 @@ class PolicyCommandsTest {
     void setUp() throws IOException {
         Path data = Files.createDirectories(tmp.resolve("etc"));
         DirectoryDemoSource.create(data, 1);
+        Files.createDirectories(tmp.resolve("backups")); // storage folders are never created implicitly
+        Files.createDirectories(tmp.resolve("offline"));
         config = Files.writeString(tmp.resolve("backup.yaml"), """
                 storage:
                   - { name: local, type: filesystem, path: %s }

@@ -39,7 +39,8 @@ class ReadmeExampleTest {
         Path restoreDir = tmp.resolve("restored");
 
         // README example begins
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", backupRoot);
+        // true: the first backup creates a missing folder; false: it must exist (an unmounted disk fails)
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", backupRoot, true);
              BackupEngine engine = BackupEngine.builder()
                      .storage(storage)
                      .encryption(EncryptionKeys.keysetFile(keysetFile))

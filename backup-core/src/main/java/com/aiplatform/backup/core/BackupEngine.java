@@ -19,6 +19,7 @@ import com.aiplatform.backup.api.RestoreReport;
 import com.aiplatform.backup.api.RpoReport;
 import com.aiplatform.backup.api.SegmentEntry;
 import com.aiplatform.backup.api.SourceException;
+import com.aiplatform.backup.api.StorageException;
 import com.aiplatform.backup.api.VerifyReport;
 import com.aiplatform.backup.spi.ArtifactSink;
 import com.aiplatform.backup.spi.ArtifactSource;
@@ -236,8 +237,8 @@ public final class BackupEngine implements AutoCloseable {
     public Manifest backup(SourceConfig source, boolean incremental) throws IOException {
         String name = sourceName(source);
         BackupProvider<SourceConfig> provider = providerFor(source);
-        List<Problem> problems = new ArrayList<>(provider.check(source));
-        problems.addAll(storage.check());
+        requireAccess(storage, StorageTarget.Access.WRITE, "backup of '" + name + "'");
+        List<Problem> problems = provider.check(source);
         if (!problems.isEmpty()) {
             throw new SourceException("backup of '" + name + "' cannot start: " + join(problems), false);
         }
@@ -279,10 +280,10 @@ public final class BackupEngine implements AutoCloseable {
         }
     }
 
-    /** Every problem the provider and storage see before a backup, all at once. */
+    /** Every problem the provider and storage (for writing) see before a backup, all at once. */
     public List<Problem> check(SourceConfig source) {
         List<Problem> problems = new ArrayList<>(providerFor(source).check(source));
-        problems.addAll(storage.check());
+        problems.addAll(storage.check(StorageTarget.Access.WRITE));
         return problems;
     }
 
@@ -653,6 +654,9 @@ public final class BackupEngine implements AutoCloseable {
      */
     public Manifest copy(String source, String idOrLatest, StorageTarget destination) throws IOException {
         requireSourceName(source);
+        requireAccess(storage, StorageTarget.Access.READ, "copy of '" + source + "' from storage '" + storage.name() + "'");
+        requireAccess(destination, StorageTarget.Access.WRITE, "copy of '" + source + "' to storage '"
+                + destination.name() + "'");
         BackupId id = catalog.resolve(source, idOrLatest);
         Manifest manifest = catalog.read(source, id, encryption);
         String manifestKey = Catalog.manifestKey(source, id);
@@ -695,6 +699,7 @@ public final class BackupEngine implements AutoCloseable {
         if (tier.name().equals(storage.name())) {
             throw new IllegalArgumentException("storage '" + tier.name() + "' is the primary target, not a tier");
         }
+        requireAccess(tier, StorageTarget.Access.WRITE, "placement of '" + source + "' on storage '" + tier.name() + "'");
         PrunePlan plan = planPrune(source, policy, java.time.Duration.ofDays(36500));
         Map<BackupId, Manifest> manifests = new java.util.HashMap<>();
         for (Manifest m : catalog.list(source, encryption)) {
@@ -778,8 +783,8 @@ public final class BackupEngine implements AutoCloseable {
             throw new IllegalArgumentException("source '" + name + "' (engine " + provider.engine()
                     + ") has no continuous archiver");
         }
-        List<Problem> problems = new ArrayList<>(provider.check(source));
-        problems.addAll(storage.check());
+        requireAccess(storage, StorageTarget.Access.WRITE, "archiver of '" + name + "'");
+        List<Problem> problems = provider.check(source);
         if (!problems.isEmpty()) {
             throw new SourceException("archiver of '" + name + "' cannot start: " + join(problems), false);
         }
@@ -934,6 +939,19 @@ public final class BackupEngine implements AutoCloseable {
                     + "' must match [a-z0-9][a-z0-9._-]* (it is a folder name on storage)");
         }
         return name;
+    }
+
+    /**
+     * Fails with a {@link StorageException} naming the target and every problem when it cannot
+     * be used for {@code access} (missing, read-only, ...).
+     */
+    private static void requireAccess(StorageTarget target, StorageTarget.Access access, String operation)
+            throws StorageException {
+        List<Problem> problems = target.check(access);
+        if (!problems.isEmpty()) {
+            throw new StorageException(operation + " cannot start: storage target '" + target.name() + "' is not "
+                    + (access == StorageTarget.Access.WRITE ? "writable" : "readable") + ": " + join(problems), false);
+        }
     }
 
     private static String join(List<Problem> problems) {

@@ -21,7 +21,7 @@ public final class ChildBackup {
         String mode = args[0];
         Path storageDir = Path.of(args[1]);
         GeneratedProvider provider = new GeneratedProvider();
-        try (var storage = new FileSystemStorageTarget("local", storageDir);
+        try (var storage = new FileSystemStorageTarget("local", storageDir, true);
              BackupEngine engine = BackupEngine.builder().storage(storage).provider(provider)
                      .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "child keyset")).build()) {
             if (mode.equals("endless")) {

@@ -27,7 +27,7 @@ class DirectoryRoundTripTest {
         Path source = tmp.resolve("etc-kafka");
         TreeSnapshot.createSample(source);
         Map<String, String> before = TreeSnapshot.of(source);
-        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).compression(compression)
                      .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset")).build()) {
             DirectoryConfig config = new DirectoryConfig("kafka-config", source);
@@ -46,7 +46,7 @@ class DirectoryRoundTripTest {
         Path source = tmp.resolve("src");
         TreeSnapshot.createSample(source);
         Map<String, String> before = TreeSnapshot.of(source);
-        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).compression(Compression.ZSTD)
                      .compression("plain", Compression.NONE).compression("fast", Compression.LZ4).build()) {
             for (String name : new String[] {"plain", "fast", "default"}) {
@@ -73,7 +73,7 @@ class DirectoryRoundTripTest {
         Path target = tmp.resolve("target");
         Files.createDirectories(target);
         Files.writeString(target.resolve("keep-me.txt"), "precious");
-        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             DirectoryConfig config = new DirectoryConfig("cfg", source);
             engine.backup(config);
@@ -89,7 +89,7 @@ class DirectoryRoundTripTest {
 
     @Test
     void missingSourceDirectoryIsReportedBeforeAnythingIsWritten() throws Exception {
-        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             DirectoryConfig config = new DirectoryConfig("cfg", tmp.resolve("does-not-exist"));
             assertThatThrownBy(() -> engine.backup(config))
@@ -104,7 +104,7 @@ class DirectoryRoundTripTest {
         Path source = tmp.resolve("src");
         TreeSnapshot.createSample(source);
         Path storageDir = tmp.resolve("storage");
-        try (var storage = new FileSystemStorageTarget("local", storageDir);
+        try (var storage = new FileSystemStorageTarget("local", storageDir, true);
              BackupEngine engine = BackupEngine.builder().storage(storage)
                      .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset")).build()) {
             DirectoryConfig config = new DirectoryConfig("cfg", source);

@@ -20,7 +20,7 @@ class DrillTest {
     void drillPassesIsRecordedAndFeedsTheRtoEstimate() throws Exception {
         Path source = tmp.resolve("etc");
         TreeSnapshot.createSample(source);
-        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (var storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             DirectoryConfig config = new DirectoryConfig("cfg", source);
             engine.backup(config);
@@ -42,7 +42,7 @@ class DrillTest {
         Path source = tmp.resolve("etc");
         TreeSnapshot.createSample(source);
         Path storageDir = tmp.resolve("storage");
-        try (var storage = new FileSystemStorageTarget("local", storageDir);
+        try (var storage = new FileSystemStorageTarget("local", storageDir, true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             DirectoryConfig config = new DirectoryConfig("cfg", source);
             var manifest = engine.backup(config);

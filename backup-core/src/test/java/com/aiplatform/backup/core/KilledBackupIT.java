@@ -38,7 +38,7 @@ class KilledBackupIT {
             child.waitFor(30, TimeUnit.SECONDS);
         }
 
-        try (var storage = new FileSystemStorageTarget("local", storageDir);
+        try (var storage = new FileSystemStorageTarget("local", storageDir, true);
              BackupEngine engine = BackupEngine.builder().storage(storage).provider(new GeneratedProvider())
                      .build()) {
             assertThat(engine.list("killed")).isEmpty();

@@ -33,7 +33,7 @@ class LargeRoundTripIT {
                 new GeneratedProvider.Artifact("dump.sql", SIZE, 11, false),
                 new GeneratedProvider.Artifact("vectors.bin", 8_000_001, 12, true)));
         BackupEngine.Builder builder = BackupEngine.builder().provider(provider).compression(compression)
-                .storage(new FileSystemStorageTarget("local", tmp.resolve("storage")));
+                .storage(new FileSystemStorageTarget("local", tmp.resolve("storage"), true));
         if (encrypted) {
             builder.encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset"));
         }

@@ -22,7 +22,7 @@ class Sha256SumTest {
     @Test
     void manifestHashesMatchSha256sumOfStoredFiles() throws Exception {
         Path storageDir = tmp.resolve("storage");
-        try (var storage = new FileSystemStorageTarget("local", storageDir);
+        try (var storage = new FileSystemStorageTarget("local", storageDir, true);
              BackupEngine engine = BackupEngine.builder().storage(storage).provider(new GeneratedProvider())
                      .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset")).build()) {
             Manifest m = engine.backup(new GeneratedProvider.Config("gen", List.of(

@@ -50,7 +50,7 @@ final class KafkaTestSupport {
 
     static BackupEngine engine(Path storage, Compression compression) throws IOException {
         return BackupEngine.builder()
-                .storage(new FileSystemStorageTarget("test", storage))
+                .storage(new FileSystemStorageTarget("test", storage, true))
                 .compression(compression)
                 .build();
     }

@@ -216,7 +216,7 @@ public final class LogicalOverheadBenchmark {
         public Run run() throws Exception {
             Path storage = work.resolve("storage-" + dumpCompression + "-" + (n++));
             try (BackupEngine engine = BackupEngine.builder()
-                    .storage(new FileSystemStorageTarget("local", storage))
+                    .storage(new FileSystemStorageTarget("local", storage, true))
                     .compression(Compression.ZSTD)
                     .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "bench"))
                     .provider(new CompressionProvider(dumpCompression))

@@ -98,7 +98,7 @@ class PhysicalRoundTripIT {
 
         Path restored = tmp.resolve("restored/data");
         Path restoredTsA = tmp.resolve("elsewhere/ts-a");
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             assertThat(engine.check(config)).isEmpty();
             long t0 = System.nanoTime();
@@ -185,7 +185,7 @@ class PhysicalRoundTripIT {
         PostgresConfig config = source.config("corrupt-pg").build();
         Path store = tmp.resolve("store");
         Path target = tmp.resolve("restore/data");
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", store);
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", store, true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             Manifest m = engine.backup(config);
             Path stored = store.resolve("corrupt-pg/backups").resolve(m.backupId().value()).resolve("base.tar");
@@ -215,7 +215,7 @@ class PhysicalRoundTripIT {
         PostgresConfig config = source.config("occupied-pg").build();
         Path target = Files.createDirectories(tmp.resolve("occupied"));
         Files.writeString(target.resolve("keep.txt"), "precious");
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             engine.backup(config);
             assertThatThrownBy(() -> engine.restore(config, "latest", RestoreOptions.intoDirectory(target)))

@@ -96,7 +96,7 @@ public final class PhysicalThroughputBenchmark {
     private static double ours(PostgresConfig config, Path work, boolean encrypted) throws Exception {
         Path dir = work.resolve("ours-" + System.nanoTime());
         long start = System.nanoTime();
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("bench", dir)) {
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("bench", dir, true)) {
             BackupEngine.Builder b = BackupEngine.builder().storage(storage);
             if (encrypted) {
                 b.encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "bench"));

@@ -106,7 +106,7 @@ class PostgresAuthIT {
     @ValueSource(strings = {"scram_user", "md5_user"})
     void baseBackupAuthenticates(String user) throws Exception {
         PostgresConfig config = config(user, user.startsWith("scram") ? SCRAM_PASSWORD : MD5_PASSWORD);
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             assertThat(engine.check(config)).isEmpty();
             Manifest m = engine.backup(config);
@@ -151,7 +151,7 @@ class PostgresAuthIT {
             assertThat(problems).extracting(Problem::code).containsExactly("authentication");
             assertThat(problems.get(0).message()).contains(user).doesNotContain(WRONG_PASSWORD);
 
-            try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"));
+            try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("store"), true);
                  BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
                 assertThatThrownBy(() -> engine.backup(config))
                         .isInstanceOf(SourceException.class)

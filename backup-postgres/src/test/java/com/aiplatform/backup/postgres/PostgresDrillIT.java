@@ -111,7 +111,7 @@ class PostgresDrillIT {
         PostgresConfig config = LogicalTestSupport.config(PG, "shop-pg", "shop").build();
         String scratchUrl = "postgresql://127.0.0.1:" + PG.port() + "/shop_drill";
 
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             engine.backup(config);
             DrillReport report = engine.drill(config, "latest", new RestoreOptions(Optional.empty(), false,
@@ -127,7 +127,7 @@ class PostgresDrillIT {
         }
         LogicalTestSupport.execute(PG, "postgres", "DROP DATABASE IF EXISTS shop_drill");
 
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage2"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage2"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).provider(new LyingProvider()).build()) {
             engine.backup(config);
             DrillReport report = engine.drill(config, "latest", new RestoreOptions(Optional.empty(), false,

@@ -54,7 +54,7 @@ class PostgresPitrIT {
         server = new Server("127.0.0.1", PG.port());
         slot = "pitr_" + Long.toHexString(System.nanoTime());
         config = server.config("main-pg").walFlushInterval(FLUSH).slotName(slot).build();
-        storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
         engine = BackupEngine.builder().storage(storage)
                 .encryption(EncryptionKeys.of(EncryptionKeys.newKeyset(), "test keyset")).build();
         server.execute("postgres", "DROP TABLE IF EXISTS pitr", "CREATE TABLE pitr (id int PRIMARY KEY, note text)");

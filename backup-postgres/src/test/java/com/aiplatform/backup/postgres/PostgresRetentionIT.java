@@ -45,7 +45,7 @@ class PostgresRetentionIT {
         String slot = "ret_" + Long.toHexString(System.nanoTime());
         PostgresConfig config = server.config("ret-pg").walFlushInterval(Duration.ofSeconds(1)).slotName(slot).build();
         server.execute("postgres", "DROP TABLE IF EXISTS series", "CREATE TABLE series (id int PRIMARY KEY, phase text, pad text)");
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"));
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true);
              BackupEngine engine = BackupEngine.builder().storage(storage).build()) {
             BackupEngine.Archiver archiver = engine.startArchiver(config);
             await(() -> archiver.status().position() != null, "archiver streaming");

@@ -74,6 +74,16 @@ public class ForwardingStorageTarget implements StorageTarget {
     }
 
     @Override
+    public List<Problem> check(Access access) {
+        return delegate.check(access);
+    }
+
+    @Override
+    public boolean initialize() throws IOException {
+        return delegate.initialize();
+    }
+
+    @Override
     public void close() throws IOException {
         delegate.close();
     }

@@ -51,6 +51,7 @@ public final class InMemoryStorageTarget implements StorageTarget {
     private final Map<Object, OpenedAt> openResources = new ConcurrentHashMap<>();
     private final AtomicLong openCounter = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean readOnly;
 
     private volatile Long failWritesAfter;
     private volatile Long failReadsAfter;
@@ -81,6 +82,7 @@ public final class InMemoryStorageTarget implements StorageTarget {
     public ObjectUpload create(String key) throws IOException {
         StorageKeys.requireValid(key);
         ensureOpen();
+        ensureWritable(key);
         if (objects.containsKey(key)) {
             throw new StorageObjectExistsException(key);
         }
@@ -92,6 +94,7 @@ public final class InMemoryStorageTarget implements StorageTarget {
         StorageKeys.requireValid(key);
         Objects.requireNonNull(content, "content");
         ensureOpen();
+        ensureWritable(key);
         Long limit = failWritesAfter;
         if (limit != null && content.length > limit) {
             throw injectedWriteFailure(key, limit);
@@ -149,14 +152,33 @@ public final class InMemoryStorageTarget implements StorageTarget {
     public boolean delete(String key) throws IOException {
         StorageKeys.requireValid(key);
         ensureOpen();
+        ensureWritable(key);
         return objects.remove(key) != null;
     }
 
     @Override
     public List<Problem> check() {
-        return closed.get()
-                ? List.of(new Problem("closed", "storage target '" + name + "' is closed"))
+        return check(Access.WRITE);
+    }
+
+    @Override
+    public List<Problem> check(Access access) {
+        Objects.requireNonNull(access, "access");
+        if (closed.get()) {
+            return List.of(new Problem("closed", "storage target '" + name + "' is closed"));
+        }
+        return access == Access.WRITE && readOnly
+                ? List.of(new Problem("not-writable", "storage target '" + name + "' is read-only"))
                 : List.of();
+    }
+
+    /**
+     * While true, the target behaves like a read-only mount: reads work, every write
+     * ({@link #create}, {@link #createIfAbsent}, {@link #delete}) fails with a
+     * {@link StorageException} and {@code check(WRITE)} reports {@code not-writable}.
+     */
+    public void readOnly(boolean readOnly) {
+        this.readOnly = readOnly;
     }
 
     /** Closes the target; later operations fail with {@link IllegalStateException}. Safe to call twice. */
@@ -257,6 +279,13 @@ public final class InMemoryStorageTarget implements StorageTarget {
     }
 
     // ---- internals ----------------------------------------------------------------------
+
+    private void ensureWritable(String key) throws StorageException {
+        if (readOnly) {
+            throw new StorageException("cannot write object '" + key + "' to storage target '" + name
+                    + "': it is read-only", false);
+        }
+    }
 
     private void ensureOpen() {
         if (closed.get()) {

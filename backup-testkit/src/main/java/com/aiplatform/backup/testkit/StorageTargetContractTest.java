@@ -463,6 +463,16 @@ public abstract class StorageTargetContractTest {
     void hasANameAndPassesItsCheckWhenUsable() {
         assertThat(target.name()).isNotBlank();
         assertThat(target.check()).isEmpty();
+        assertThat(target.check(StorageTarget.Access.READ)).isEmpty();
+        assertThat(target.check(StorageTarget.Access.WRITE)).isEmpty();
+    }
+
+    @Test
+    void initializingAnUsableTargetChangesNothing() throws Exception {
+        put("a/b", new byte[]{1, 2});
+        assertThat(target.initialize()).isFalse();
+        assertThat(target.list("")).extracting(StorageObject::key).containsExactly("a/b");
+        assertThat(target.check(StorageTarget.Access.WRITE)).isEmpty();
     }
 
     @Test

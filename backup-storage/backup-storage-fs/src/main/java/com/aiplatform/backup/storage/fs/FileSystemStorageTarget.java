@@ -64,6 +64,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * removes. On file systems without hard links, publishing falls back to an atomic rename
  * guarded by a lock in this process (no protection against another process then).
  *
+ * <p>The root folder is never created implicitly: an operation on a missing root fails with a
+ * {@link StorageException} naming the target and the folder, so an unmounted disk is never
+ * silently replaced by an empty folder on the disk below it. It is created by
+ * {@link #initialize()}, or by the first write when the target was opened with
+ * {@code createIfMissing}. A read-only root (a snapshot, a read-only mount) can be listed and
+ * read: {@code check(Access.READ)} passes and only writes fail.
+ *
  * <p>Folders are created with mode 0700 and files with 0600, set explicitly (not left to the
  * umask). Thread-safe; closing twice is safe. After {@link #close()} operations fail with
  * {@link IllegalStateException}.
@@ -94,24 +101,35 @@ public final class FileSystemStorageTarget implements StorageTarget {
     private final String name;
     private final Path root;
     private final boolean posix;
+    private final boolean createIfMissing;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
-     * A target storing objects below {@code root}, which is created (mode 0700) if absent. A
-     * root that cannot be created is reported by {@link #check()} and by every operation.
+     * A target storing objects below {@code root}, which must exist: a missing root is reported
+     * by {@link #check(Access)} and by every operation, and created only by {@link #initialize()}.
+     * Nothing is touched on disk here.
      *
      * @param name the configured name of this target, used in messages
      * @param root the folder holding the objects
      */
     public FileSystemStorageTarget(String name, Path root) {
+        this(name, root, false);
+    }
+
+    /**
+     * A target storing objects below {@code root}. Nothing is touched on disk here.
+     *
+     * @param name            the configured name of this target, used in messages
+     * @param root            the folder holding the objects
+     * @param createIfMissing true: the first write (or {@code check(Access.WRITE)}) creates a
+     *                        missing root and its missing parents (mode 0700); false: a missing
+     *                        root is an error until {@link #initialize()} creates it
+     */
+    public FileSystemStorageTarget(String name, Path root, boolean createIfMissing) {
         this.name = Objects.requireNonNull(name, "name");
         this.root = Objects.requireNonNull(root, "root").toAbsolutePath().normalize();
         this.posix = this.root.getFileSystem().supportedFileAttributeViews().contains("posix");
-        try {
-            createRoot();
-        } catch (IOException e) {
-            // reported by check() and by the operations that need the folder
-        }
+        this.createIfMissing = createIfMissing;
     }
 
     @Override
@@ -187,6 +205,7 @@ public final class FileSystemStorageTarget implements StorageTarget {
         try {
             channel = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
+            requireRoot();
             throw missing(key, e);
         } catch (IOException e) {
             if (underAnObject(file)) {
@@ -213,6 +232,7 @@ public final class FileSystemStorageTarget implements StorageTarget {
                     ? Optional.of(new StorageObject(key, attrs.size(), attrs.lastModifiedTime().toInstant()))
                     : Optional.empty();
         } catch (NoSuchFileException e) {
+            requireRoot();
             return Optional.empty();
         } catch (IOException e) {
             if (underAnObject(file)) {
@@ -232,10 +252,7 @@ public final class FileSystemStorageTarget implements StorageTarget {
             return List.of(); // no valid key lies below an invalid folder
         }
         Path start = slash < 0 ? root : resolve(folder);
-        if (!Files.isDirectory(root)) {
-            throw new StorageException("cannot list prefix '" + prefix + "' on storage target '" + name + "': folder "
-                    + root + " does not exist or is not a folder", false);
-        }
+        requireRoot();
         if (!Files.isDirectory(start, LinkOption.NOFOLLOW_LINKS)) {
             return List.of();
         }
@@ -303,6 +320,9 @@ public final class FileSystemStorageTarget implements StorageTarget {
             }
             throw failure("deleting", key, e);
         }
+        if (!existed) {
+            requireRoot();
+        }
         if (existed) {
             syncDirectory(key, file.getParent());
             removeEmptyFolders(file.getParent());
@@ -310,21 +330,51 @@ public final class FileSystemStorageTarget implements StorageTarget {
         return existed;
     }
 
+    /** The same as {@code check(Access.WRITE)}. */
     @Override
     public List<Problem> check() {
+        return check(Access.WRITE);
+    }
+
+    /**
+     * {@code READ}: the root exists, is a folder and can be listed. {@code WRITE}: besides, a
+     * file can be created in it (probed with a hidden temporary file, so a read-only mount or
+     * a full disk's quota is seen here, not by the first upload). A missing root is created
+     * for {@code WRITE} only when the target was opened with {@code createIfMissing}.
+     */
+    @Override
+    public List<Problem> check(Access access) {
+        Objects.requireNonNull(access, "access");
         List<Problem> problems = new ArrayList<>();
+        if (closed.get()) {
+            problems.add(new Problem("closed", "storage target '" + name + "' is closed"));
+            return problems;
+        }
         if (!Files.exists(root)) {
-            try {
-                createRoot();
-            } catch (IOException e) {
-                problems.add(new Problem("missing", "storage target '" + name + "': folder " + root
-                        + " does not exist and cannot be created: " + describe(e)));
+            if (access == Access.WRITE && createIfMissing) {
+                try {
+                    createRoot();
+                } catch (IOException e) {
+                    problems.add(new Problem("missing", "storage target '" + name + "': folder " + root
+                            + " does not exist and cannot be created: " + describe(e)));
+                    return problems;
+                }
+            } else {
+                problems.add(new Problem("missing", missingRootMessage()));
                 return problems;
             }
         }
         if (!Files.isDirectory(root)) {
             problems.add(new Problem("not-a-directory", "storage target '" + name + "': " + root
                     + " is not a folder"));
+            return problems;
+        }
+        if (!Files.isReadable(root) || !Files.isExecutable(root)) {
+            problems.add(new Problem("not-readable", "storage target '" + name + "': cannot read folder " + root
+                    + " (permission denied)"));
+            return problems;
+        }
+        if (access == Access.READ) {
             return problems;
         }
         Path probe = root.resolve("." + "probe." + randomHex() + PARTIAL_SUFFIX);
@@ -337,6 +387,32 @@ public final class FileSystemStorageTarget implements StorageTarget {
             deleteQuietly(probe);
         }
         return problems;
+    }
+
+    /**
+     * Creates the root folder and its missing parents (mode 0700) when it does not exist.
+     *
+     * @return true when it was created, false when it existed already
+     * @throws StorageException naming the target and the folder when it cannot be created, or
+     *                          when the path exists and is not a folder
+     */
+    @Override
+    public boolean initialize() throws IOException {
+        ensureOpen();
+        if (Files.isDirectory(root)) {
+            return false;
+        }
+        if (Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+            throw new StorageException("storage target '" + name + "': " + root + " exists and is not a folder",
+                    false);
+        }
+        try {
+            createRoot();
+        } catch (IOException e) {
+            throw new StorageException("storage target '" + name + "': cannot create folder " + root + ": "
+                    + describe(e), false, e);
+        }
+        return true;
     }
 
     /** Marks the target closed; later operations fail. Safe to call twice. */
@@ -508,9 +584,13 @@ public final class FileSystemStorageTarget implements StorageTarget {
         fsyncDirectory(dir.getParent());
     }
 
-    /** Creates the folders from the root down to {@code dir}. */
+    /** Creates the folders from the root down to {@code dir}; the root itself only when {@code createIfMissing}. */
     private void ensureFolders(Path dir) throws IOException {
-        createRoot();
+        if (createIfMissing) {
+            createRoot();
+        } else {
+            requireRoot();
+        }
         Path rel = root.relativize(dir);
         Path current = root;
         for (Path part : rel) {
@@ -547,6 +627,8 @@ public final class FileSystemStorageTarget implements StorageTarget {
                 if (underAnObject(file)) {
                     break; // a file is where a folder of the key should be
                 }
+            } catch (StorageException e) {
+                throw e; // the root is missing
             } catch (IOException e) {
                 last = e;
                 break;
@@ -670,6 +752,23 @@ public final class FileSystemStorageTarget implements StorageTarget {
     }
 
     // ---- errors --------------------------------------------------------------------------------
+
+    /** Fails with a {@link StorageException} (naming the target and the folder) when the root folder is missing. */
+    private void requireRoot() throws StorageException {
+        if (Files.isDirectory(root)) {
+            return;
+        }
+        throw new StorageException(Files.exists(root)
+                ? "storage target '" + name + "': " + root + " is not a folder"
+                : missingRootMessage(), false);
+    }
+
+    private String missingRootMessage() {
+        return "storage target '" + name + "': folder " + root + " does not exist (is its disk mounted?); a storage "
+                + "folder is never created implicitly: create it with 'backupctl init --storage " + name
+                + "' (FileSystemStorageTarget.initialize()), or set 'create: true' on the target to let the first "
+                + "backup create it";
+    }
 
     private void ensureOpen() {
         if (closed.get()) {

@@ -1,33 +1,35 @@
 package com.aiplatform.backup.storage.fs;
 
-import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.spi.Settings;
 import com.aiplatform.backup.spi.StorageTarget;
 import com.aiplatform.backup.spi.StorageTargetProvider;
 
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Opens {@link FileSystemStorageTarget}s from configuration:
  * <pre>{@code
  * storage:
- *   local:
+ *   - name: local
  *     type: filesystem
- *     path: /var/backups/platform   # required; created with mode 0700 if absent
+ *     path: /var/backups/platform   # required; must exist (backupctl init creates it)
+ *     create: false                 # true: the first backup creates a missing folder (mode 0700)
  * }</pre>
- * The folder is checked when the configuration is loaded: a path that is not a folder,
- * cannot be created or is not writable fails with an {@link IllegalArgumentException}
- * naming the field ({@code storage[local].path}). Found with {@link java.util.ServiceLoader}.
+ * Opening touches nothing on disk and checks only the settings: a path that exists and is
+ * not a folder fails with an {@link IllegalArgumentException} naming the field
+ * ({@code storage[local].path}). Whether the folder exists, is readable or is writable is
+ * checked by each operation for what it needs ({@link StorageTarget#check(StorageTarget.Access)}),
+ * so a read-only copy can still be read and one unavailable target does not stop the others.
+ * Found with {@link java.util.ServiceLoader}.
  */
 public final class FileSystemStorageTargetProvider implements StorageTargetProvider {
     /** The type name used in configuration. */
     public static final String TYPE = "filesystem";
 
-    private static final Set<String> FIELDS = Set.of("name", "type", "path");
+    private static final Set<String> FIELDS = Set.of("name", "type", "path", "create");
 
     @Override
     public String type() {
@@ -44,13 +46,10 @@ public final class FileSystemStorageTargetProvider implements StorageTargetProvi
         } catch (InvalidPathException e) {
             throw new IllegalArgumentException(field + " is not a valid path: " + e.getMessage(), e);
         }
-        FileSystemStorageTarget target = new FileSystemStorageTarget(name, path);
-        List<Problem> problems = target.check();
-        if (!problems.isEmpty()) {
-            target.close();
-            throw new IllegalArgumentException(field + " = '" + path + "' cannot hold backups: "
-                    + problems.stream().map(Problem::toString).collect(Collectors.joining("; ")));
+        boolean create = settings.bool("create", false);
+        if (Files.exists(path) && !Files.isDirectory(path)) {
+            throw new IllegalArgumentException(field + " = '" + path + "' cannot hold backups: it is not a folder");
         }
-        return target;
+        return new FileSystemStorageTarget(name, path, create);
     }
 }

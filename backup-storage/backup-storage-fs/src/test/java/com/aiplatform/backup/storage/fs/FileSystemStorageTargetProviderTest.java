@@ -33,11 +33,10 @@ class FileSystemStorageTargetProviderTest {
     }
 
     @Test
-    void opensATargetAtTheConfiguredPathCreatingIt() throws Exception {
-        Path path = tmp.resolve("backups/platform");
+    void opensATargetAtAnExistingPathWithoutTouchingIt() throws Exception {
+        Path path = Files.createDirectories(tmp.resolve("backups/platform"));
         try (StorageTarget target = provider.open("local", settings("path", path.toString()))) {
             assertThat(target.name()).isEqualTo("local");
-            assertThat(path).isDirectory();
             try (ObjectUpload upload = target.create("src/backups/b/manifest.json")) {
                 upload.write(new byte[]{1, 2});
                 upload.commit();
@@ -47,6 +46,31 @@ class FileSystemStorageTargetProviderTest {
                 assertThat(in.readAllBytes()).containsExactly(1, 2);
             }
         }
+    }
+
+    @Test
+    void aMissingPathIsNotCreatedAndIsReportedByTheChecksNotAtLoad() throws Exception {
+        Path path = tmp.resolve("unmounted/backups");
+        try (StorageTarget target = provider.open("offline", settings("path", path.toString()))) {
+            assertThat(target.check(StorageTarget.Access.READ)).extracting(p -> p.code()).containsExactly("missing");
+            assertThat(target.check(StorageTarget.Access.WRITE)).extracting(p -> p.code()).containsExactly("missing");
+            assertThatThrownBy(() -> target.create("src/backups/b/data").close())
+                    .hasMessageContaining("offline").hasMessageContaining(path.toString());
+        }
+        assertThat(tmp.resolve("unmounted")).doesNotExist();
+    }
+
+    @Test
+    void createTrueLetsTheFirstWriteCreateTheFolder() throws Exception {
+        Path path = tmp.resolve("new/backups");
+        try (StorageTarget target = provider.open("local", settings("path", path.toString(), "create", "true"))) {
+            assertThat(path).as("not at load").doesNotExist();
+            assertThat(target.createIfAbsent("src/locks/backup", new byte[]{1})).isTrue();
+            assertThat(path.resolve("src/locks/backup")).exists();
+        }
+        assertThatThrownBy(() -> provider.open("local", settings("path", path.toString(), "create", "yes")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("storage[local].create");
     }
 
     @Test
@@ -65,15 +89,6 @@ class FileSystemStorageTargetProviderTest {
     }
 
     @Test
-    void failsAtLoadTimeWhenThePathCannotBeCreated() throws Exception {
-        Path file = Files.write(tmp.resolve("a-file"), new byte[1]);
-        assertThatThrownBy(() -> provider.open("local", settings("path", file.resolve("sub").toString())))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("storage[local].path")
-                .hasMessageContaining("cannot be created");
-    }
-
-    @Test
     void failsAtLoadTimeWhenThePathIsNotAFolder() throws Exception {
         Path file = Files.write(tmp.resolve("a-file"), new byte[1]);
         assertThatThrownBy(() -> provider.open("local", settings("path", file.toString())))
@@ -83,15 +98,16 @@ class FileSystemStorageTargetProviderTest {
     }
 
     @Test
-    void failsAtLoadTimeWhenThePathIsNotWritable() throws Exception {
+    void aReadOnlyPathLoadsAndPassesTheReadCheck() throws Exception {
         Path folder = Files.createDirectory(tmp.resolve("read-only"));
         Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("r-x------"));
         try {
             FileSystemProbe.assumePermissionBitsApply(folder);
-            assertThatThrownBy(() -> provider.open("local", settings("path", folder.toString())))
-                    .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("storage[local].path")
-                    .hasMessageContaining("not-writable");
+            try (StorageTarget target = provider.open("local", settings("path", folder.toString()))) {
+                assertThat(target.check(StorageTarget.Access.READ)).isEmpty();
+                assertThat(target.check(StorageTarget.Access.WRITE)).extracting(p -> p.code())
+                        .containsExactly("not-writable");
+            }
         } finally {
             Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwx------"));
         }

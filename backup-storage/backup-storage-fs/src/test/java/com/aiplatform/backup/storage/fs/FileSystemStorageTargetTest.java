@@ -5,6 +5,7 @@ import com.aiplatform.backup.api.StorageException;
 import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.spi.StorageTarget;
 import com.aiplatform.backup.testkit.StorageTargetContractTest;
+import com.aiplatform.backup.testkit.TestMounts;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -40,8 +41,9 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
     private int created;
 
     @Override
-    protected StorageTarget newTarget() {
+    protected StorageTarget newTarget() throws IOException {
         fs = new FileSystemStorageTarget("local", tmp.resolve("store-" + ++created));
+        assertThat(fs.initialize()).isTrue();
         return fs;
     }
 
@@ -53,9 +55,13 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
     // ---- modes ---------------------------------------------------------------------------------
 
     @Test
-    void createsItsRootAndMissingParentsWithMode0700() {
+    void initializeCreatesItsRootAndMissingParentsWithMode0700() throws Exception {
         Path root = tmp.resolve("a/b/root");
-        new FileSystemStorageTarget("local", root).close();
+        try (FileSystemStorageTarget target = new FileSystemStorageTarget("local", root)) {
+            assertThat(tmp.resolve("a")).as("opening creates nothing").doesNotExist();
+            assertThat(target.initialize()).isTrue();
+            assertThat(target.initialize()).as("a second time").isFalse();
+        }
 
         assertThat(root).isDirectory();
         assertThat(mode(root)).isEqualTo("rwx------");
@@ -280,11 +286,105 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
     // ---- check ---------------------------------------------------------------------------------
 
     @Test
-    void checkRecreatesARootThatWasRemoved() throws Exception {
+    void checkReportsAMissingRootWithoutCreatingIt() throws Exception {
         Files.delete(fs.root());
-        assertThat(fs.check()).isEmpty();
-        assertThat(fs.root()).isDirectory();
-        assertThat(mode(fs.root())).isEqualTo("rwx------");
+        for (StorageTarget.Access access : StorageTarget.Access.values()) {
+            assertThat(fs.check(access)).as(access.name()).singleElement().satisfies(p -> {
+                assertThat(p.code()).isEqualTo("missing");
+                assertThat(p.message()).contains("'local'").contains(fs.root().toString())
+                        .contains("backupctl init --storage local").contains("create: true");
+            });
+        }
+        assertThat(fs.check()).extracting(Problem::code).containsExactly("missing");
+        assertThat(fs.root()).doesNotExist();
+    }
+
+    @Test
+    void everyOperationOnAMissingRootFailsNamingTheTargetAndTheFolderAndCreatesNothing() throws Exception {
+        put("a/b", new byte[]{1});
+        Files.delete(fs.root().resolve("a/b"));
+        Files.delete(fs.root().resolve("a"));
+        Files.delete(fs.root());
+        String root = fs.root().toString();
+
+        List<org.assertj.core.api.ThrowableAssert.ThrowingCallable> operations = List.of(
+                () -> fs.list(""), () -> fs.list("a/"), () -> fs.stat("a/b"), () -> fs.open("a/b").close(),
+                () -> fs.open("a/b", 1).close(), () -> fs.delete("a/b"), () -> fs.create("a/c").close(),
+                () -> fs.createIfAbsent("a/lock", new byte[]{1}));
+        for (var operation : operations) {
+            assertThatThrownBy(operation).isInstanceOf(StorageException.class)
+                    .hasMessageContaining("'local'").hasMessageContaining(root).hasMessageContaining("does not exist");
+        }
+        assertThat(fs.root()).doesNotExist();
+        assertThat(tmp).isDirectory();
+    }
+
+    @Test
+    void aTargetOpenedWithCreateIfMissingCreatesItsRootOnTheFirstWriteOnly() throws Exception {
+        Path root = tmp.resolve("created/on/write");
+        try (FileSystemStorageTarget target = new FileSystemStorageTarget("local", root, true)) {
+            assertThat(target.check(StorageTarget.Access.READ)).extracting(Problem::code).containsExactly("missing");
+            assertThatThrownBy(() -> target.list("")).isInstanceOf(StorageException.class);
+            assertThat(root).as("reading creates nothing").doesNotExist();
+
+            assertThat(target.createIfAbsent("src/locks/backup", new byte[]{1})).isTrue();
+            assertThat(root).isDirectory();
+            assertThat(mode(root)).isEqualTo("rwx------");
+            assertThat(mode(tmp.resolve("created"))).isEqualTo("rwx------");
+            assertThat(keysOf(target.list(""))).containsExactly("src/locks/backup");
+        }
+        Path other = tmp.resolve("created-by-check");
+        try (FileSystemStorageTarget target = new FileSystemStorageTarget("local", other, true)) {
+            assertThat(target.check(StorageTarget.Access.WRITE)).isEmpty();
+            assertThat(other).isDirectory();
+        }
+    }
+
+    @Test
+    void aReadOnlyRootCanBeListedAndReadButNotWritten() throws Exception {
+        put("src/backups/b/manifest.json", new byte[]{7, 8});
+        try (TestMounts.Undo readOnly = TestMounts.readOnly(fs.root())) {
+            System.out.println("read-only storage made by: " + readOnly.how());
+            assertThat(fs.check(StorageTarget.Access.READ)).isEmpty();
+            assertThat(fs.check(StorageTarget.Access.WRITE)).singleElement().satisfies(p -> {
+                assertThat(p.code()).isEqualTo("not-writable");
+                assertThat(p.message()).contains("'local'").contains(fs.root().toString());
+            });
+            assertThat(keysOf(fs.list(""))).containsExactly("src/backups/b/manifest.json");
+            assertThat(read("src/backups/b/manifest.json")).containsExactly(7, 8);
+            assertThat(fs.stat("src/backups/b/manifest.json")).isPresent();
+
+            assertThatThrownBy(() -> fs.create("src/backups/b/data").close()).isInstanceOf(StorageException.class)
+                    .hasMessageContaining("'local'");
+            assertThatThrownBy(() -> fs.createIfAbsent("src/locks/backup", new byte[1]))
+                    .isInstanceOf(StorageException.class).hasMessageContaining("'local'");
+            assertThatThrownBy(() -> fs.delete("src/backups/b/manifest.json")).isInstanceOf(StorageException.class)
+                    .hasMessageContaining("'local'");
+            assertThat(read("src/backups/b/manifest.json")).containsExactly(7, 8);
+        }
+    }
+
+    @Test
+    void aFullDiskFailsTheUploadWithAStorageExceptionNamingTheTargetAndLeavesNothing() throws Exception {
+        Path mountPoint = Files.createDirectory(tmp.resolve("small-disk"));
+        try (TestMounts.Undo disk = TestMounts.smallDisk(mountPoint, 1024 * 1024)) {
+            try (FileSystemStorageTarget small = new FileSystemStorageTarget("small", mountPoint)) {
+                assertThat(small.check(StorageTarget.Access.WRITE)).isEmpty();
+                byte[] chunk = new byte[64 * 1024];
+                assertThatThrownBy(() -> {
+                    try (ObjectUpload upload = small.create("src/backups/b/data")) {
+                        for (int i = 0; i < 64; i++) { // 4 MiB onto a 1 MiB disk
+                            upload.write(chunk);
+                        }
+                        upload.commit();
+                    }
+                }).isInstanceOf(StorageException.class)
+                        .hasMessageContaining("'small'")
+                        .hasMessageContaining("No space left on device");
+                assertThat(small.list("")).isEmpty();
+                assertThat(partialFiles(mountPoint)).isEmpty();
+            }
+        }
     }
 
     @Test
@@ -301,11 +401,14 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
     void checkReportsARootThatCannotBeCreated() throws Exception {
         Path file = Files.write(tmp.resolve("plain-file"), new byte[1]);
         Path root = file.resolve("sub");
-        List<Problem> problems = new FileSystemStorageTarget("local", root).check();
+        List<Problem> problems = new FileSystemStorageTarget("local", root, true).check();
         assertThat(problems).singleElement().satisfies(p -> {
             assertThat(p.code()).isEqualTo("missing");
             assertThat(p.message()).contains(root.toString()).contains("cannot be created");
         });
+        assertThatThrownBy(() -> new FileSystemStorageTarget("local", root).initialize())
+                .isInstanceOf(StorageException.class).hasMessageContaining("'local'")
+                .hasMessageContaining(root.toString());
     }
 
     @Test
@@ -314,6 +417,7 @@ class FileSystemStorageTargetTest extends StorageTargetContractTest {
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("r-x------"));
         try {
             FileSystemProbe.assumePermissionBitsApply(root);
+            assertThat(new FileSystemStorageTarget("local", root).check(StorageTarget.Access.READ)).isEmpty();
             List<Problem> problems = new FileSystemStorageTarget("local", root).check();
             assertThat(problems).singleElement().satisfies(p -> {
                 assertThat(p.code()).isEqualTo("not-writable");

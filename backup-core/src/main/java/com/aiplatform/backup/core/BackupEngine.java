@@ -86,6 +86,7 @@ public final class BackupEngine implements AutoCloseable {
     private final ExecutorService sealThreads;
     private final Catalog catalog;
     private final java.time.Duration lockWait;
+    private final java.time.Duration lockLease;
 
     private BackupEngine(Builder b) throws BackupException {
         this.storage = Objects.requireNonNull(b.storage, "storage is required");
@@ -95,6 +96,7 @@ public final class BackupEngine implements AutoCloseable {
         this.listener = b.listener;
         this.zstdWorkers = b.zstdWorkers;
         this.lockWait = b.lockWait;
+        this.lockLease = b.lockLease;
         Map<String, BackupProvider<?>> providers = new LinkedHashMap<>();
         for (BackupProvider<?> p : b.providers) {
             providers.put(p.engine(), p);
@@ -135,8 +137,24 @@ public final class BackupEngine implements AutoCloseable {
         private boolean discoverProviders = true;
         private int zstdWorkers = Math.min(2, Runtime.getRuntime().availableProcessors());
         private java.time.Duration lockWait = java.time.Duration.ZERO;
+        private java.time.Duration lockLease = SourceLock.DEFAULT_LEASE;
 
         Builder() {
+        }
+
+        /**
+         * How long the lock of a source outlives its holder: the holder refreshes it every third
+         * of this while it runs, and another process takes a lock over once this has passed
+         * without a refresh (a lock whose holder ran on this host and is gone is taken over at
+         * once). Default 3 minutes; at least 1 second. Pick it well above the longest pause a
+         * live process may have (a stop-the-world pause, a storage outage).
+         */
+        public Builder lockLease(java.time.Duration lease) {
+            if (lease == null || lease.compareTo(java.time.Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("lockLease must be at least 1 second, not " + lease);
+            }
+            this.lockLease = lease;
+            return this;
         }
 
         /**
@@ -251,13 +269,14 @@ public final class BackupEngine implements AutoCloseable {
         ProgressTracker progress = new ProgressTracker(listener, name, id);
         listener.onEvent(new BackupEvent.Started(name, id, "backup"));
         PipelineSink sink = new PipelineSink(name, id, progress);
-        try (SourceLock lock = SourceLock.acquire(storage, name, "backup " + id, lockWait);
+        try (SourceLock lock = SourceLock.acquire(storage, name, "backup " + id, lockWait, lockLease);
              BackupSession session = provider.openBackup(source, new BackupContext(id, previous, incremental))) {
             BackupResult result = session.run(sink);
             List<ArtifactEntry> entries = sink.finish();
             Manifest manifest = new Manifest(Manifest.CURRENT_FORMAT, id, name, provider.engine(), result.kind(),
                     result.method(), result.parent(), started, Instant.now(), result.consistentPoint(), entries,
                     new TreeMap<>(result.metadata()), new TreeMap<>(result.contentSummary()));
+            lock.requireHeld();
             commitManifest(manifest);
             listener.onEvent(new BackupEvent.Completed(name, id, "backup", progress.elapsed(), progress.bytes()));
             LOG.info("backup {} of {} committed: {} artifacts, {} bytes stored", id, name, entries.size(),
@@ -533,7 +552,7 @@ public final class BackupEngine implements AutoCloseable {
      * @throws com.aiplatform.backup.api.SourceLockedException when a backup or prune of the source is running
      */
     public PrunePlan prune(String source, RetentionPolicy policy, java.time.Duration debrisGrace) throws IOException {
-        try (SourceLock lock = SourceLock.acquire(storage, requireSourceName(source), "prune", lockWait)) {
+        try (SourceLock lock = SourceLock.acquire(storage, requireSourceName(source), "prune", lockWait, lockLease)) {
             PrunePlan plan = planPrune(source, policy, debrisGrace);
             Pruner.execute(plan, storage);
             return plan;
@@ -712,7 +731,7 @@ public final class BackupEngine implements AutoCloseable {
         }
         List<BackupId> copied = new ArrayList<>();
         List<BackupId> removed = new ArrayList<>();
-        try (SourceLock lock = SourceLock.acquire(tier, source, "placement", lockWait)) {
+        try (SourceLock lock = SourceLock.acquire(tier, source, "placement", lockWait, lockLease)) {
             Catalog tierCatalog = new Catalog(tier);
             java.util.Set<BackupId> present = new java.util.HashSet<>(tierCatalog.committedIds(source));
             for (BackupId id : held) {
@@ -755,9 +774,25 @@ public final class BackupEngine implements AutoCloseable {
         }
     }
 
-    /** Removes the lock of a source left behind by a process that died; true when there was one. */
+    /** Removes the lock of a source whatever its state (same as {@code unlock(source, true)}); true when there was one. */
     public boolean breakLock(String source) throws IOException {
-        return SourceLock.breakLock(storage, requireSourceName(source));
+        return unlock(source, true).isPresent();
+    }
+
+    /** Who holds the lock of a source on this engine's storage, and whether it is stale; empty when unlocked. */
+    public Optional<com.aiplatform.backup.api.LockInfo> lockInfo(String source) throws IOException {
+        return SourceLock.inspect(storage, requireSourceName(source));
+    }
+
+    /**
+     * Removes the lock of a source: a stale one (its process gone from this host, or its lease
+     * expired), or with {@code force} a live one too.
+     *
+     * @return the holder removed; empty when the source was not locked
+     * @throws com.aiplatform.backup.api.SourceLockedException naming the holder when it is live and not forced
+     */
+    public Optional<com.aiplatform.backup.api.LockInfo> unlock(String source, boolean force) throws IOException {
+        return SourceLock.unlock(storage, requireSourceName(source), force);
     }
 
     /** Segments of a source's continuous archive (complete ones and the newest partial flush per name), oldest first. */

@@ -276,6 +276,7 @@ public final class BackupEngine implements AutoCloseable {
             Manifest manifest = new Manifest(Manifest.CURRENT_FORMAT, id, name, provider.engine(), result.kind(),
                     result.method(), result.parent(), started, Instant.now(), result.consistentPoint(), entries,
                     new TreeMap<>(result.metadata()), new TreeMap<>(result.contentSummary()));
+            sink.checkInterrupted();
             lock.requireHeld();
             commitManifest(manifest);
             listener.onEvent(new BackupEvent.Completed(name, id, "backup", progress.elapsed(), progress.bytes()));
@@ -985,12 +986,25 @@ public final class BackupEngine implements AutoCloseable {
         private final BackupId id;
         private final ProgressTracker progress;
         private final Map<String, ArtifactWriter> writers = new LinkedHashMap<>();
+        /** The thread running the backup: interrupting it stops every artifact stream, on any thread. */
+        private final Thread owner = Thread.currentThread();
         private boolean closed;
 
         PipelineSink(String source, BackupId id, ProgressTracker progress) {
             this.source = source;
             this.id = id;
             this.progress = progress;
+        }
+
+        /**
+         * Fails once the backup's thread is interrupted. Needed because reading and writing local
+         * files through a FileChannel does not notice an interrupt: a provider copying a file
+         * would otherwise go on to the end of its data.
+         */
+        void checkInterrupted() throws InterruptedIOException {
+            if (owner.isInterrupted() || Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException("backup " + id + " of '" + source + "' was interrupted");
+            }
         }
 
         @Override
@@ -1023,7 +1037,33 @@ public final class BackupEngine implements AutoCloseable {
                 throw e;
             }
             writers.put(artifact, writer);
-            return writer;
+            return new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    checkInterrupted();
+                    writer.write(b);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    checkInterrupted();
+                    writer.write(b, off, len);
+                }
+
+                @Override
+                public void flush() {
+                    writer.flush();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    if (owner.isInterrupted()) {
+                        writer.abort();
+                        checkInterrupted();
+                    }
+                    writer.close();
+                }
+            };
         }
 
         synchronized List<ArtifactEntry> finish() throws IOException {

@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * and releases the source's lock on the way out; {@code backupctl} then prints one line saying
  * what was abandoned and exits {@value #SIGINT_EXIT} (SIGINT) or {@value #SIGTERM_EXIT}
  * (SIGTERM), as a shell reports a process killed by that signal. A command that does not stop
- * within {@link #GRACE_SECONDS} seconds, or a second signal, ends the process at once (the lock
- * is then left, to be taken over when its lease expires). Commands with a graceful stop of
+ * within {@link #GRACE_SECONDS} seconds is ended with {@code System.exit} (shutdown hooks run),
+ * and a second signal halts the process at once (a lock is then left, to be taken over: at once
+ * by the next run on this host, elsewhere when its lease expires). Commands with a graceful stop of
  * their own ({@code archive}) install their own handlers over these.
  */
 final class SignalAbort {
@@ -60,7 +61,7 @@ final class SignalAbort {
             System.err.println("backupctl: " + describe(name) + ": the command did not stop within " + GRACE_SECONDS
                     + " s; exiting without cleaning up");
             System.err.flush();
-            Runtime.getRuntime().halt(exitCode(name));
+            System.exit(exitCode(name)); // shutdown hooks still run (servers started by the demo stop)
         }, "backupctl-signal-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();

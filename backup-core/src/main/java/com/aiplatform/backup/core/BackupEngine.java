@@ -393,8 +393,15 @@ public final class BackupEngine implements AutoCloseable {
                 running.add(sealThreads.submit(worker));
             }
             worker.run(); // the caller checks too
+            if (failure.get() != null) {
+                running.forEach(f -> f.cancel(true)); // an interrupted or failed caller stops the helpers mid-artifact
+            }
             for (Future<?> f : running) {
-                f.get();
+                try {
+                    f.get();
+                } catch (java.util.concurrent.CancellationException cancelled) {
+                    // stopped because of the failure recorded above
+                }
             }
         } catch (InterruptedException e) {
             failure.compareAndSet(null, e);

@@ -50,7 +50,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * commit or after an aborted upload; no writes after commit); immutability
  * ({@link StorageObjectExistsException}); an atomic {@code createIfAbsent} under a race of
  * eight threads; listing by prefix (also a prefix ending inside a key segment), sorted;
- * delete; ranged reads; errors for missing objects and invalid keys; double close.
+ * delete; ranged reads; errors for missing objects and invalid keys; double close; an upload
+ * neither committed nor aborted listed by {@code incompleteUploads} and removed by
+ * {@code deleteIncompleteUpload} (after which it cannot commit).
  */
 public abstract class StorageTargetContractTest {
     /** 1 MiB + 1 byte, so a target that works in 1 MiB parts must handle a partial last part. */

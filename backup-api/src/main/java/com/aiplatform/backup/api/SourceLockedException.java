@@ -2,7 +2,8 @@ package com.aiplatform.backup.api;
 
 /**
  * Another backup or prune of the same source holds its lock. Retriable: wait and run again;
- * a lock left by a killed process can be removed with the engine's {@code breakLock}.
+ * a lock whose process is gone is taken over at once on its host and by anyone once its lease
+ * expires; {@code BackupEngine.unlock} (or {@code backupctl unlock}) removes a stale one.
  */
 public class SourceLockedException extends StorageException {
     private static final long serialVersionUID = 1L;

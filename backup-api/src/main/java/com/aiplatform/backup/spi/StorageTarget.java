@@ -47,6 +47,23 @@ public interface StorageTarget extends AutoCloseable {
     boolean delete(String key) throws IOException;
 
     /**
+     * Uploads whose key starts with {@code prefix} that were started and neither committed nor
+     * aborted, sorted by key: live ones and those of killed processes (pick them by age). The
+     * default, for targets whose uploads leave nothing behind, is none.
+     */
+    default List<IncompleteUpload> incompleteUploads(String prefix) throws IOException {
+        return List.of();
+    }
+
+    /**
+     * Removes an incomplete upload and its data; a live upload removed this way fails to
+     * commit. True when it existed. The default does nothing.
+     */
+    default boolean deleteIncompleteUpload(IncompleteUpload upload) throws IOException {
+        return false;
+    }
+
+    /**
      * Every problem that would stop writing to this target (missing, not writable), all at
      * once; the same as {@code check(Access.WRITE)}.
      */

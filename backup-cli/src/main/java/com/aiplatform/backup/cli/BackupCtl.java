@@ -32,7 +32,8 @@ import java.util.concurrent.ExecutionException;
  *
  * Exit codes: {@value #OK} success; {@value #FAILED} an environment failure (I/O, storage,
  * source, key); {@value #USAGE} bad usage or configuration; {@value #INTEGRITY} stored data
- * failed an integrity check; {@value #INTERNAL} an unexpected internal error. Every failure is
+ * failed an integrity check; {@value #INTERNAL} an unexpected internal error; 130 or 143 the
+ * command was aborted by SIGINT or SIGTERM (its uploads aborted, its lock released). Every failure is
  * reported as one line on stderr; {@code --verbose} adds the stack trace.
  */
 public final class BackupCtl {
@@ -55,6 +56,7 @@ public final class BackupCtl {
 
     /** Runs the command line and exits the JVM with its exit code. */
     public static void main(String[] args) {
+        SignalAbort.install(Thread.currentThread());
         int code = run(System.out, System.err, args);
         if (code != OK || !Boolean.getBoolean(EMBEDDED_PROPERTY)) {
             System.exit(code);
@@ -77,7 +79,8 @@ public final class BackupCtl {
         CommandLine cl = new CommandLine(root);
         cl.setOut(o);
         cl.setErr(e);
-        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> report(ex, root.verbose(), e));
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> SignalAbort.received() != null
+                ? SignalAbort.report(e, commandLine(parseResult)) : report(ex, root.verbose(), e));
         cl.setParameterExceptionHandler((ex, arguments) -> {
             e.println("backupctl: " + oneLine(ex.getMessage()) + " (see '"
                     + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
@@ -89,6 +92,21 @@ public final class BackupCtl {
             o.flush();
             e.flush();
         }
+    }
+
+    /** {@code backup kafka-config}: the subcommand and its positional arguments, for messages. */
+    private static String commandLine(CommandLine.ParseResult parsed) {
+        CommandLine.ParseResult sub = parsed;
+        while (sub.subcommand() != null) {
+            sub = sub.subcommand();
+        }
+        StringBuilder text = new StringBuilder(sub.commandSpec().name());
+        for (var positional : sub.matchedPositionals()) {
+            for (Object value : positional.stringValues()) {
+                text.append(' ').append(value);
+            }
+        }
+        return text.toString();
     }
 
     /** Prints one line for {@code thrown} (plus the stack trace when verbose) and returns the exit code. */

@@ -56,7 +56,8 @@ import java.util.regex.Pattern;
 final class ConfigLoader {
     /** What source and storage names must look like: they become folder names on storage. */
     static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]*");
-    static final Set<String> TOP_LEVEL = Set.of("storage", "compression", "encryption", "retention", "sources");
+    static final Set<String> TOP_LEVEL = Set.of("storage", "compression", "encryption", "retention", "sources",
+            "lock-lease");
     /** Fields of a source block that the CLI itself reads; the rest goes to the source's provider. */
     static final Set<String> SOURCE_POLICY_FIELDS = Set.of("retention", "rpo-target", "compression");
     static final Set<String> ENCRYPTION_FIELDS = Set.of("keyset-file", "keyset-env");
@@ -118,8 +119,14 @@ final class ConfigLoader {
             Map<String, Compression> sourceCompression = new LinkedHashMap<>();
             parseSources(root.get("sources"), sources, engines, globalRetention, retention, rpoTargets,
                     sourceCompression);
+            java.time.Duration lockLease = root.get("lock-lease") == null ? null
+                    : com.aiplatform.backup.spi.Settings.parseDuration("lock-lease", scalar("lock-lease",
+                    root.get("lock-lease")));
+            if (lockLease != null && lockLease.compareTo(java.time.Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("lock-lease must be at least 1s, not " + lockLease);
+            }
             return new LoadedConfig(storage, compression, sourceCompression, encryption, sources, engines, retention,
-                    rpoTargets, tiers);
+                    rpoTargets, tiers, lockLease);
         } catch (RuntimeException e) {
             for (StorageTarget target : storage.values()) {
                 try {

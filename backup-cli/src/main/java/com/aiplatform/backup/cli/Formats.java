@@ -47,6 +47,14 @@ final class Formats {
     }
 
     /** An instant in UTC to the second: {@code 2026-11-24T02:00:00Z}. */
+    /** One line describing a set of debris: what it is, how much, how old. */
+    static String debris(com.aiplatform.backup.api.Debris d, Instant now) {
+        String what = d.backupId() == null ? "unfinished uploads" : "uncommitted backup " + d.backupId();
+        return "debris of " + d.source() + ": " + what + ", " + d.keys().size() + " object(s), " + d.partials().size()
+                + " partial upload(s), " + bytes(d.bytes()) + ", last written " + duration(Duration.between(d.newest(),
+                now).isNegative() ? Duration.ZERO : Duration.between(d.newest(), now)) + " ago";
+    }
+
     static String time(Instant t) {
         return t == null ? "-" : t.truncatedTo(ChronoUnit.SECONDS).toString();
     }

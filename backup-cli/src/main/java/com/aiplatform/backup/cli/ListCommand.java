@@ -46,6 +46,7 @@ final class ListCommand implements Callable<Integer> {
             for (String name : names) {
                 manifests.addAll(engine.list(name));
             }
+            reportDebris(engine, names);
         }
         if (json) {
             Json.print(root.out(), manifests);
@@ -65,5 +66,17 @@ final class ListCommand implements Callable<Integer> {
         root.out().print(Formats.table(rows));
         root.out().flush();
         return BackupCtl.OK;
+    }
+
+    /** Debris (uncommitted backups, partial uploads) goes to stderr, so it never mixes with the listing. */
+    private void reportDebris(BackupEngine engine, Set<String> names) throws java.io.IOException {
+        java.time.Instant now = java.time.Instant.now();
+        for (String name : names) {
+            for (com.aiplatform.backup.api.Debris d : engine.debris(name)) {
+                root.err().println("backupctl: " + Formats.debris(d, now) + " (not a backup; 'backupctl prune' "
+                        + "removes it after the debris grace)");
+            }
+        }
+        root.err().flush();
     }
 }

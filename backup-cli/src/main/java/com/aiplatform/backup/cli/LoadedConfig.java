@@ -28,11 +28,13 @@ import java.util.Optional;
  * @param rpoTargets    RPO targets configured per source ({@code rpo-target}); absent: the engine's default
  * @param tiers         storage targets other than the primary that hold backups by rule ({@code holds}),
  *                      with their rules (empty: every kept backup)
+ * @param lockLease     lease of the source locks ({@code lock-lease}); null: the engine's default
  */
 record LoadedConfig(Map<String, StorageTarget> storage, Compression compression,
                     Map<String, Compression> sourceCompression, Optional<KeyProvider> encryption,
                     Map<String, SourceConfig> sources, Map<String, String> sourceEngines, Map<String, RetentionSettings> retention,
-                    Map<String, java.time.Duration> rpoTargets, Map<String, java.util.Set<String>> tiers)
+                    Map<String, java.time.Duration> rpoTargets, Map<String, java.util.Set<String>> tiers,
+                    java.time.Duration lockLease)
         implements AutoCloseable {
     LoadedConfig {
         Objects.requireNonNull(compression, "compression");

@@ -59,6 +59,10 @@ final class PruneCommand implements Callable<Integer> {
                         String.join(", ", e.reasons())));
             }
             out.print(Formats.table(rows));
+            java.time.Instant now = java.time.Instant.now();
+            for (com.aiplatform.backup.api.Debris d : plan.debris()) {
+                out.println((dryRun ? "would remove " : "removed ") + Formats.debris(d, now));
+            }
         }
         out.flush();
         return BackupCtl.OK;

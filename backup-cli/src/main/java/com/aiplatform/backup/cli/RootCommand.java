@@ -24,9 +24,10 @@ import java.util.stream.Collectors;
         description = "Backs up, lists, verifies and restores the platform's databases and configuration folders.",
         subcommands = {BackupCommand.class, ListCommand.class, VerifyCommand.class, RestoreCommand.class,
                 ArchiveCommand.class, CopyCommand.class, PlaceCommand.class, PruneCommand.class, RpoCommand.class, DrillCommand.class,
-                KeygenCommand.class, DemoCommand.class, InitCommand.class},
+                UnlockCommand.class, KeygenCommand.class, DemoCommand.class, InitCommand.class},
         footer = {"", "Exit codes: 0 ok, 1 failed (I/O, storage, source, key), 2 bad usage or configuration, "
-                + "3 integrity check failed, 4 RPO target breached (rpo), 70 internal error."})
+                + "3 integrity check failed, 4 RPO target breached (rpo), 70 internal error, "
+                + "130/143 aborted by SIGINT/SIGTERM (uploads aborted, lock released)."})
 final class RootCommand implements Callable<Integer> {
     private final PrintWriter out;
     private final PrintWriter err;
@@ -51,7 +52,7 @@ final class RootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, place, prune, rpo, drill, keygen, demo, init (see 'backupctl --help')");
+        err.println("backupctl: missing command: one of backup, list, verify, restore, archive, copy, place, prune, rpo, drill, unlock, keygen, demo, init (see 'backupctl --help')");
         return BackupCtl.USAGE;
     }
 
@@ -107,9 +108,12 @@ final class RootCommand implements Callable<Integer> {
         BackupEngine.Builder builder = BackupEngine.builder()
                 .storage(checked(loaded.storageTarget(storageName), access))
                 .compression(loaded.compression())
-                .listener(listener);
+                .listener(SignalAbort.tracking(listener));
         loaded.sourceCompression().forEach(builder::compression);
         loaded.encryption().ifPresent(builder::encryption);
+        if (loaded.lockLease() != null) {
+            builder.lockLease(loaded.lockLease());
+        }
         return builder.build();
     }
 

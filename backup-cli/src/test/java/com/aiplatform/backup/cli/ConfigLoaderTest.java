@@ -84,7 +84,7 @@ class ConfigLoaderTest {
                   - { name: local, type: filesystem, path: %s }
                 schedule: { daily: "02:00" }
                 """.formatted(storage), "unknown top-level field 'schedule'",
-                "allowed: compression, encryption, retention, sources, storage");
+                "allowed: compression, encryption, lock-lease, retention, sources, storage");
     }
 
     @Test

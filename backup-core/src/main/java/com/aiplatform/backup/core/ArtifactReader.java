@@ -32,7 +32,7 @@ final class ArtifactReader {
         MessageDigest digest = Sha256.newDigest();
         long count = 0;
         byte[] buffer = new byte[BUFFER];
-        try (InputStream in = storage.open(key)) {
+        try (InputStream in = new InterruptibleInputStream(storage.open(key), key)) {
             int n;
             while ((n = in.read(buffer)) > 0) {
                 digest.update(buffer, 0, n);
@@ -70,7 +70,7 @@ final class ArtifactReader {
             }
             encryption.requireKey(entry.keyId(), entry.name());
         }
-        VerifyingInputStream stored = new VerifyingInputStream(storage.open(key), entry);
+        VerifyingInputStream stored = new VerifyingInputStream(new InterruptibleInputStream(storage.open(key), key), entry);
         InputStream plain = encrypted ? encryption.decrypt(stored, associatedData) : stored;
         InputStream decoded = Codecs.decompress(compression, new java.io.BufferedInputStream(plain, BUFFER));
         return new DecodedStream(decoded, stored, entry, progress);

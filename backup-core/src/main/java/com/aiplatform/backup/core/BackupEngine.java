@@ -87,6 +87,7 @@ public final class BackupEngine implements AutoCloseable {
     private final ExecutorService sealThreads;
     private final Catalog catalog;
     private final java.time.Duration lockWait;
+    private final java.time.Duration lockLease;
 
     private BackupEngine(Builder b) throws BackupException {
         this.storage = Objects.requireNonNull(b.storage, "storage is required");
@@ -96,6 +97,7 @@ public final class BackupEngine implements AutoCloseable {
         this.listener = b.listener;
         this.zstdWorkers = b.zstdWorkers;
         this.lockWait = b.lockWait;
+        this.lockLease = b.lockLease;
         Map<String, BackupProvider<?>> providers = new LinkedHashMap<>();
         for (BackupProvider<?> p : b.providers) {
             providers.put(p.engine(), p);
@@ -136,8 +138,24 @@ public final class BackupEngine implements AutoCloseable {
         private boolean discoverProviders = true;
         private int zstdWorkers = Math.min(2, Runtime.getRuntime().availableProcessors());
         private java.time.Duration lockWait = java.time.Duration.ZERO;
+        private java.time.Duration lockLease = SourceLock.DEFAULT_LEASE;
 
         Builder() {
+        }
+
+        /**
+         * How long the lock of a source outlives its holder: the holder refreshes it every third
+         * of this while it runs, and another process takes a lock over once this has passed
+         * without a refresh (a lock whose holder ran on this host and is gone is taken over at
+         * once). Default 3 minutes; at least 1 second. Pick it well above the longest pause a
+         * live process may have (a stop-the-world pause, a storage outage).
+         */
+        public Builder lockLease(java.time.Duration lease) {
+            if (lease == null || lease.compareTo(java.time.Duration.ofSeconds(1)) < 0) {
+                throw new IllegalArgumentException("lockLease must be at least 1 second, not " + lease);
+            }
+            this.lockLease = lease;
+            return this;
         }
 
         /**
@@ -252,13 +270,15 @@ public final class BackupEngine implements AutoCloseable {
         ProgressTracker progress = new ProgressTracker(listener, name, id);
         listener.onEvent(new BackupEvent.Started(name, id, "backup"));
         PipelineSink sink = new PipelineSink(name, id, progress);
-        try (SourceLock lock = SourceLock.acquire(storage, name, "backup " + id, lockWait);
+        try (SourceLock lock = SourceLock.acquire(storage, name, "backup " + id, lockWait, lockLease);
              BackupSession session = provider.openBackup(source, new BackupContext(id, previous, incremental))) {
             BackupResult result = session.run(sink);
             List<ArtifactEntry> entries = sink.finish();
             Manifest manifest = new Manifest(Manifest.CURRENT_FORMAT, id, name, provider.engine(), result.kind(),
                     result.method(), result.parent(), started, Instant.now(), result.consistentPoint(), entries,
                     new TreeMap<>(result.metadata()), new TreeMap<>(result.contentSummary()));
+            sink.checkInterrupted();
+            lock.requireHeld();
             commitManifest(manifest);
             listener.onEvent(new BackupEvent.Completed(name, id, "backup", progress.elapsed(), progress.bytes()));
             LOG.info("backup {} of {} committed: {} artifacts, {} bytes stored", id, name, entries.size(),
@@ -374,8 +394,15 @@ public final class BackupEngine implements AutoCloseable {
                 running.add(sealThreads.submit(worker));
             }
             worker.run(); // the caller checks too
+            if (failure.get() != null) {
+                running.forEach(f -> f.cancel(true)); // an interrupted or failed caller stops the helpers mid-artifact
+            }
             for (Future<?> f : running) {
-                f.get();
+                try {
+                    f.get();
+                } catch (java.util.concurrent.CancellationException cancelled) {
+                    // stopped because of the failure recorded above
+                }
             }
         } catch (InterruptedException e) {
             failure.compareAndSet(null, e);
@@ -534,7 +561,7 @@ public final class BackupEngine implements AutoCloseable {
      * @throws com.aiplatform.backup.api.SourceLockedException when a backup or prune of the source is running
      */
     public PrunePlan prune(String source, RetentionPolicy policy, java.time.Duration debrisGrace) throws IOException {
-        try (SourceLock lock = SourceLock.acquire(storage, requireSourceName(source), "prune", lockWait)) {
+        try (SourceLock lock = SourceLock.acquire(storage, requireSourceName(source), "prune", lockWait, lockLease)) {
             PrunePlan plan = planPrune(source, policy, debrisGrace);
             Pruner.execute(plan, storage);
             return plan;
@@ -717,7 +744,7 @@ public final class BackupEngine implements AutoCloseable {
         }
         List<BackupId> copied = new ArrayList<>();
         List<BackupId> removed = new ArrayList<>();
-        try (SourceLock lock = SourceLock.acquire(tier, source, "placement", lockWait)) {
+        try (SourceLock lock = SourceLock.acquire(tier, source, "placement", lockWait, lockLease)) {
             Catalog tierCatalog = new Catalog(tier);
             java.util.Set<BackupId> present = new java.util.HashSet<>(tierCatalog.committedIds(source));
             for (BackupId id : held) {
@@ -760,9 +787,25 @@ public final class BackupEngine implements AutoCloseable {
         }
     }
 
-    /** Removes the lock of a source left behind by a process that died; true when there was one. */
+    /** Removes the lock of a source whatever its state (same as {@code unlock(source, true)}); true when there was one. */
     public boolean breakLock(String source) throws IOException {
-        return SourceLock.breakLock(storage, requireSourceName(source));
+        return unlock(source, true).isPresent();
+    }
+
+    /** Who holds the lock of a source on this engine's storage, and whether it is stale; empty when unlocked. */
+    public Optional<com.aiplatform.backup.api.LockInfo> lockInfo(String source) throws IOException {
+        return SourceLock.inspect(storage, requireSourceName(source));
+    }
+
+    /**
+     * Removes the lock of a source: a stale one (its process gone from this host, or its lease
+     * expired), or with {@code force} a live one too.
+     *
+     * @return the holder removed; empty when the source was not locked
+     * @throws com.aiplatform.backup.api.SourceLockedException naming the holder when it is live and not forced
+     */
+    public Optional<com.aiplatform.backup.api.LockInfo> unlock(String source, boolean force) throws IOException {
+        return SourceLock.unlock(storage, requireSourceName(source), force);
     }
 
     /** Segments of a source's continuous archive (complete ones and the newest partial flush per name), oldest first. */
@@ -968,12 +1011,25 @@ public final class BackupEngine implements AutoCloseable {
         private final BackupId id;
         private final ProgressTracker progress;
         private final Map<String, ArtifactWriter> writers = new LinkedHashMap<>();
+        /** The thread running the backup: interrupting it stops every artifact stream, on any thread. */
+        private final Thread owner = Thread.currentThread();
         private boolean closed;
 
         PipelineSink(String source, BackupId id, ProgressTracker progress) {
             this.source = source;
             this.id = id;
             this.progress = progress;
+        }
+
+        /**
+         * Fails once the backup's thread is interrupted. Needed because reading and writing local
+         * files through a FileChannel does not notice an interrupt: a provider copying a file
+         * would otherwise go on to the end of its data.
+         */
+        void checkInterrupted() throws InterruptedIOException {
+            if (owner.isInterrupted() || Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException("backup " + id + " of '" + source + "' was interrupted");
+            }
         }
 
         @Override
@@ -1006,7 +1062,33 @@ public final class BackupEngine implements AutoCloseable {
                 throw e;
             }
             writers.put(artifact, writer);
-            return writer;
+            return new OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    checkInterrupted();
+                    writer.write(b);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    checkInterrupted();
+                    writer.write(b, off, len);
+                }
+
+                @Override
+                public void flush() {
+                    writer.flush();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    if (owner.isInterrupted()) {
+                        writer.abort();
+                        checkInterrupted();
+                    }
+                    writer.close();
+                }
+            };
         }
 
         synchronized List<ArtifactEntry> finish() throws IOException {

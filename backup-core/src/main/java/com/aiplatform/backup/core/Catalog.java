@@ -4,6 +4,7 @@ import com.aiplatform.backup.api.BackupId;
 import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
+import com.aiplatform.backup.spi.IncompleteUpload;
 import com.aiplatform.backup.spi.StorageObject;
 import com.aiplatform.backup.spi.StorageTarget;
 import org.slf4j.Logger;
@@ -200,16 +201,46 @@ final class Catalog {
                 byId.computeIfAbsent(id, k -> new ArrayList<>()).add(o);
             }
         }
+        Map<BackupId, List<Debris.PartialUpload>> partialsById = new TreeMap<>();
+        List<Debris.PartialUpload> otherPartials = new ArrayList<>();
+        for (IncompleteUpload u : storage.incompleteUploads(source + "/")) {
+            Debris.PartialUpload p = new Debris.PartialUpload(u.key(), u.uploadId(), u.size(), u.lastModified());
+            BackupId id = idOf(source, u.key());
+            if (id != null) {
+                partialsById.computeIfAbsent(id, k -> new ArrayList<>()).add(p);
+                byId.computeIfAbsent(id, k -> new ArrayList<>());
+            } else {
+                otherPartials.add(p);
+            }
+        }
         List<Debris> result = new ArrayList<>();
         byId.forEach((id, objects) -> {
             boolean committed = objects.stream().anyMatch(o -> o.key().equals(manifestKey(source, id)));
-            if (!committed) {
-                Instant newest = objects.stream().map(StorageObject::lastModified).max(Instant::compareTo)
-                        .orElse(Instant.EPOCH);
-                result.add(new Debris(source, id, objects.stream().map(StorageObject::key).toList(), newest));
+            List<Debris.PartialUpload> partials = partialsById.getOrDefault(id, List.of());
+            if (!committed || !partials.isEmpty()) {
+                List<StorageObject> leftovers = committed ? List.of() : objects;
+                result.add(debris(source, id, leftovers, partials));
             }
         });
+        if (!otherPartials.isEmpty()) {
+            result.add(debris(source, null, List.of(), otherPartials));
+        }
         return result;
+    }
+
+    private static Debris debris(String source, BackupId id, List<StorageObject> objects,
+                                 List<Debris.PartialUpload> partials) {
+        Instant newest = Instant.EPOCH;
+        long bytes = 0;
+        for (StorageObject o : objects) {
+            newest = o.lastModified().isAfter(newest) ? o.lastModified() : newest;
+            bytes += o.size();
+        }
+        for (Debris.PartialUpload p : partials) {
+            newest = p.lastModified().isAfter(newest) ? p.lastModified() : newest;
+            bytes += p.size();
+        }
+        return new Debris(source, id, objects.stream().map(StorageObject::key).toList(), newest, partials, bytes);
     }
 
     private static BackupId idOf(String source, String key) {

@@ -109,7 +109,13 @@ final class Pruner {
             for (String key : d.keys()) {
                 storage.delete(key);
             }
-            LOG.info("removed debris of uncommitted backup {} of {}", d.backupId(), plan.source());
+            for (Debris.PartialUpload p : d.partials()) {
+                storage.deleteIncompleteUpload(new com.aiplatform.backup.spi.IncompleteUpload(p.key(), p.uploadId(),
+                        p.size(), p.lastModified()));
+            }
+            LOG.info("removed debris of {} of {}: {} object(s), {} partial upload(s), {} bytes",
+                    d.backupId() == null ? "unfinished uploads" : "uncommitted backup " + d.backupId(),
+                    plan.source(), d.keys().size(), d.partials().size(), d.bytes());
         }
         for (SegmentEntry s : plan.segments()) {
             storage.delete(s.storageKey() + ".json");

@@ -279,7 +279,8 @@ class PruneTest {
             assertThat(storage.createIfAbsent(SourceLock.key("db"),
                     "{\"operation\":\"prune\",\"owner\":\"42@elsewhere\"}".getBytes())).isTrue();
             assertThatThrownBy(() -> engine.backup(new DatedConfig("db", NOW)))
-                    .isInstanceOf(SourceLockedException.class).hasMessageContaining("42@elsewhere");
+                    .isInstanceOf(SourceLockedException.class).hasMessageContaining("pid 42 on host elsewhere")
+                    .hasMessageContaining("backupctl unlock db");
             assertThat(engine.list("db")).hasSize(20);
             assertThat(engine.breakLock("db")).isTrue();
             engine.backup(new DatedConfig("db", NOW));

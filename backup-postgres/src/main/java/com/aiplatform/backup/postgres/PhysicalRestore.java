@@ -3,6 +3,7 @@ package com.aiplatform.backup.postgres;
 import com.aiplatform.backup.api.IntegrityException;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.spi.ArtifactSource;
+import com.aiplatform.backup.spi.ProcessOwner;
 import com.aiplatform.backup.spi.RestoreOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -271,6 +272,50 @@ final class PhysicalRestore {
         }
     }
 
+    /** {@code .<name>.restore-<hex>.owner} beside the staging folder: the restoring process. */
+    static Path ownerMarker(Path staging) {
+        return staging.resolveSibling(staging.getFileName() + ".owner");
+    }
+
+    /**
+     * Removes what restores into {@code target} killed on this host left beside it: staging
+     * folders whose owner process is gone, and the old target they had moved aside once the
+     * new one is in place. A live restore's staging (its owner still runs, or runs on another
+     * host sharing the folder) and unmarked folders (older versions) are left alone.
+     */
+    static void removeStaleStaging(Path target) throws IOException {
+        Path parent = target.getParent();
+        String prefix = "." + target.getFileName() + ".restore-";
+        List<Path> markers;
+        try (var list = Files.list(parent)) {
+            markers = list.filter(p -> p.getFileName().toString().startsWith(prefix)
+                    && p.getFileName().toString().endsWith(".owner")).toList();
+        }
+        for (Path marker : markers) {
+            String name = marker.getFileName().toString();
+            Path staging = marker.resolveSibling(name.substring(0, name.length() - ".owner".length()));
+            java.util.Optional<ProcessOwner> owner = ProcessOwner.readMarker(marker);
+            if (owner.isEmpty() || !owner.get().isDeadHere()) {
+                continue;
+            }
+            Path displaced = target.resolveSibling("." + target.getFileName() + ".replaced-"
+                    + staging.getFileName().toString().substring(prefix.length()));
+            LOG.warn("removing the staging folder {} of a restore into {} by {} that is gone", staging, target,
+                    owner.get().describe());
+            deleteTree(staging);
+            if (Files.exists(displaced, LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteTree(displaced);
+                } else {
+                    LOG.warn("{} holds the previous content of {}, which is missing: left for you to check",
+                            displaced, target);
+                    continue;
+                }
+            }
+            Files.deleteIfExists(marker);
+        }
+    }
+
     /** A directory being built beside its final place, then moved there. */
     private static final class Placement {
         private final Path target;
@@ -292,9 +337,11 @@ final class PhysicalRestore {
                 createdAncestor = p;
             }
             Files.createDirectories(parent);
+            removeStaleStaging(target);
             byte[] random = new byte[4];
             RANDOM.nextBytes(random);
             Path staging = parent.resolve("." + target.getFileName() + ".restore-" + HexFormat.of().formatHex(random));
+            ProcessOwner.writeMarker(ownerMarker(staging)); // first, so a staging folder never lacks its owner
             DataDirectoryTar.createPrivateDirectory(staging);
             return new Placement(target, staging, createdAncestor);
         }
@@ -329,6 +376,7 @@ final class PhysicalRestore {
         void cleanUp() throws IOException {
             if (!placed) {
                 deleteTree(staging);
+                Files.deleteIfExists(ownerMarker(staging));
                 if (createdAncestor != null) {
                     for (Path p = staging.getParent(); p != null && p.startsWith(createdAncestor); p = p.getParent()) {
                         if (!isEmpty(p)) {
@@ -341,6 +389,7 @@ final class PhysicalRestore {
             if (displaced != null) {
                 deleteTree(displaced);
             }
+            Files.deleteIfExists(ownerMarker(staging));
         }
     }
 

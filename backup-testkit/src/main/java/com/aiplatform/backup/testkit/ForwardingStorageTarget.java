@@ -69,6 +69,16 @@ public class ForwardingStorageTarget implements StorageTarget {
     }
 
     @Override
+    public List<com.aiplatform.backup.spi.IncompleteUpload> incompleteUploads(String prefix) throws IOException {
+        return delegate.incompleteUploads(prefix);
+    }
+
+    @Override
+    public boolean deleteIncompleteUpload(com.aiplatform.backup.spi.IncompleteUpload upload) throws IOException {
+        return delegate.deleteIncompleteUpload(upload);
+    }
+
+    @Override
     public List<Problem> check() {
         return delegate.check();
     }

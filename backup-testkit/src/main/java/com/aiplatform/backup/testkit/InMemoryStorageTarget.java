@@ -2,6 +2,7 @@ package com.aiplatform.backup.testkit;
 
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.StorageException;
+import com.aiplatform.backup.spi.IncompleteUpload;
 import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.spi.StorageKeys;
 import com.aiplatform.backup.spi.StorageObject;
@@ -52,6 +53,8 @@ public final class InMemoryStorageTarget implements StorageTarget {
     private final AtomicLong openCounter = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean readOnly;
+    private final Map<String, MemoryUpload> uploads = new ConcurrentHashMap<>();
+    private final AtomicLong uploadCounter = new AtomicLong();
 
     private volatile Long failWritesAfter;
     private volatile Long failReadsAfter;
@@ -154,6 +157,33 @@ public final class InMemoryStorageTarget implements StorageTarget {
         ensureOpen();
         ensureWritable(key);
         return objects.remove(key) != null;
+    }
+
+    /** Uploads created and neither committed nor closed (in memory only live ones can be). */
+    @Override
+    public List<IncompleteUpload> incompleteUploads(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        ensureOpen();
+        List<IncompleteUpload> result = new ArrayList<>();
+        for (MemoryUpload u : uploads.values()) {
+            IncompleteUpload described = u.describe();
+            if (described != null && described.key().startsWith(prefix)) {
+                result.add(described);
+            }
+        }
+        result.sort((a, b) -> a.key().compareTo(b.key()) != 0 ? a.key().compareTo(b.key())
+                : a.uploadId().compareTo(b.uploadId()));
+        return result;
+    }
+
+    @Override
+    public boolean deleteIncompleteUpload(IncompleteUpload upload) throws IOException {
+        ensureOpen();
+        MemoryUpload u = uploads.get(upload.uploadId());
+        if (u == null || !u.key.equals(upload.key())) {
+            return false;
+        }
+        return u.discard();
     }
 
     @Override
@@ -328,16 +358,35 @@ public final class InMemoryStorageTarget implements StorageTarget {
         private boolean committed;
         private boolean closed;
         private boolean failed;
+        private final String uploadId = "upload-" + uploadCounter.incrementAndGet();
+        private Instant lastWrite = clock.instant();
 
         MemoryUpload(String key) {
             this.key = key;
             track(this, "ObjectUpload of '" + key + "'");
+            uploads.put(uploadId, this);
+        }
+
+        synchronized IncompleteUpload describe() {
+            return committed || closed ? null : new IncompleteUpload(key, uploadId, buffer.size(), lastWrite);
+        }
+
+        /** Throws the upload away as a target removing leftovers would: a later commit fails. */
+        synchronized boolean discard() {
+            if (committed || closed) {
+                return false;
+            }
+            failed = true;
+            buffer.reset();
+            uploads.remove(uploadId);
+            return true;
         }
 
         @Override
         public synchronized void write(int b) throws IOException {
             ensureWritable(1);
             buffer.write(b);
+            lastWrite = clock.instant();
         }
 
         @Override
@@ -345,6 +394,7 @@ public final class InMemoryStorageTarget implements StorageTarget {
             Objects.checkFromIndexSize(off, len, b.length);
             ensureWritable(len);
             buffer.write(b, off, len);
+            lastWrite = clock.instant();
         }
 
         private void ensureWritable(int len) throws IOException {
@@ -382,10 +432,12 @@ public final class InMemoryStorageTarget implements StorageTarget {
             committed = true;
             buffer.reset();
             untrack(this);
+            uploads.remove(uploadId);
         }
 
         @Override
         public synchronized void close() {
+            uploads.remove(uploadId);
             if (!closed) {
                 closed = true;
                 buffer.reset();

@@ -50,7 +50,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * commit or after an aborted upload; no writes after commit); immutability
  * ({@link StorageObjectExistsException}); an atomic {@code createIfAbsent} under a race of
  * eight threads; listing by prefix (also a prefix ending inside a key segment), sorted;
- * delete; ranged reads; errors for missing objects and invalid keys; double close.
+ * delete; ranged reads; errors for missing objects and invalid keys; double close; an upload
+ * neither committed nor aborted listed by {@code incompleteUploads} and removed by
+ * {@code deleteIncompleteUpload} (after which it cannot commit).
  */
 public abstract class StorageTargetContractTest {
     /** 1 MiB + 1 byte, so a target that works in 1 MiB parts must handle a partial last part. */
@@ -192,6 +194,35 @@ public abstract class StorageTargetContractTest {
     }
 
     // ---- immutability ----------------------------------------------------------------------
+
+    @Test
+    void anUploadNeitherCommittedNorAbortedIsListedAsIncompleteAndCanBeRemoved() throws Exception {
+        put("src/backups/b1/done", new byte[] {1});
+        ObjectUpload pending = target.create("src/backups/b2/tree.tar");
+        byte[] data = new byte[200_000];
+        new Random(7).nextBytes(data);
+        pending.write(data);
+        pending.flush();
+        try {
+            List<com.aiplatform.backup.spi.IncompleteUpload> found = target.incompleteUploads("src/");
+            assertThat(found).as("the uncommitted upload is the only incomplete one").singleElement()
+                    .satisfies(u -> {
+                        assertThat(u.key()).isEqualTo("src/backups/b2/tree.tar");
+                        assertThat(u.size()).isBetween(0L, (long) data.length);
+                        assertThat(u.lastModified()).isAfter(Instant.now().minusSeconds(600));
+                    });
+            assertThat(target.incompleteUploads("other/")).isEmpty();
+            assertThat(target.list("src/")).extracting(StorageObject::key).containsExactly("src/backups/b1/done");
+            assertThat(target.deleteIncompleteUpload(found.get(0))).isTrue();
+            assertThat(target.incompleteUploads("src/")).isEmpty();
+            assertThat(target.deleteIncompleteUpload(found.get(0))).isFalse();
+            assertThatThrownBy(pending::commit).as("a removed upload cannot commit").isInstanceOf(IOException.class);
+            assertThat(target.stat("src/backups/b2/tree.tar")).isEmpty();
+        } finally {
+            pending.close();
+        }
+        assertThat(target.incompleteUploads("")).isEmpty();
+    }
 
     @Test
     void createOnAnExistingKeyFailsAndKeepsTheOriginal() throws Exception {

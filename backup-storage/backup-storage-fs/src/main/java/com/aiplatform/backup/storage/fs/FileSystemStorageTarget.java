@@ -2,6 +2,7 @@ package com.aiplatform.backup.storage.fs;
 
 import com.aiplatform.backup.api.Problem;
 import com.aiplatform.backup.api.StorageException;
+import com.aiplatform.backup.spi.IncompleteUpload;
 import com.aiplatform.backup.spi.ObjectUpload;
 import com.aiplatform.backup.spi.StorageKeys;
 import com.aiplatform.backup.spi.StorageObject;
@@ -419,6 +420,91 @@ public final class FileSystemStorageTarget implements StorageTarget {
     @Override
     public void close() {
         closed.set(true);
+    }
+
+    /**
+     * The hidden temporary files ({@code .<name>.<hex>.partial}) whose object key would start
+     * with {@code prefix}: uploads in progress and those of killed processes.
+     */
+    @Override
+    public List<IncompleteUpload> incompleteUploads(String prefix) throws IOException {
+        Objects.requireNonNull(prefix, "prefix");
+        ensureOpen();
+        Path start = root;
+        int slash = prefix.lastIndexOf('/');
+        if (slash > 0 && isValidKey(prefix.substring(0, slash))) {
+            start = resolve(prefix.substring(0, slash)); // walk only the folder the prefix names
+        }
+        if (!Files.isDirectory(start, LinkOption.NOFOLLOW_LINKS)) {
+            return List.of();
+        }
+        List<IncompleteUpload> found = new ArrayList<>();
+        try {
+            Files.walkFileTree(start, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                    if (attrs.isRegularFile() && isPartial(file)) {
+                        String key = partialKey(file);
+                        if (key != null && key.startsWith(prefix)) {
+                            found.add(new IncompleteUpload(key, file.getFileName().toString(), attrs.size(),
+                                    attrs.lastModifiedTime().toInstant()));
+                        }
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE;
+                    }
+                    throw e;
+                }
+            });
+        } catch (IOException e) {
+            throw new StorageException("looking for incomplete uploads on storage target '" + name + "' (" + root
+                    + ") failed: " + describe(e), false, e);
+        }
+        found.sort(Comparator.comparing(IncompleteUpload::key).thenComparing(IncompleteUpload::uploadId));
+        return found;
+    }
+
+    /** Deletes an upload's temporary file (and folders left empty); a live upload then fails to commit. */
+    @Override
+    public boolean deleteIncompleteUpload(IncompleteUpload upload) throws IOException {
+        ensureOpen();
+        String id = upload.uploadId();
+        StorageKeys.requireValid(upload.key());
+        if (!isPartialName(id) || id.contains("/") || id.equals(".") || id.equals("..")) {
+            throw new IllegalArgumentException("'" + id + "' is not an upload of storage target '" + name + "'");
+        }
+        int slash = upload.key().lastIndexOf('/');
+        Path dir = slash < 0 ? root : resolve(upload.key().substring(0, slash));
+        Path file = dir.resolve(id);
+        try {
+            if (!Files.deleteIfExists(file)) {
+                return false;
+            }
+        } catch (IOException e) {
+            throw failure("deleting the incomplete upload " + id + " of", upload.key(), e);
+        }
+        removeEmptyFolders(dir);
+        return true;
+    }
+
+    /** The key a temporary file would have been published as ({@code .<name>.<hex>.partial}). */
+    private String partialKey(Path file) {
+        String fileName = file.getFileName().toString();
+        String base = fileName.substring(1, fileName.length() - PARTIAL_SUFFIX.length());
+        int dot = base.lastIndexOf('.');
+        if (dot <= 0) {
+            return null;
+        }
+        base = base.substring(0, dot);
+        Path dir = file.getParent();
+        String folder = dir.equals(root) ? "" : keyOf(dir) + "/";
+        String key = folder + base;
+        return isValidKey(key) ? key : null;
     }
 
     /**

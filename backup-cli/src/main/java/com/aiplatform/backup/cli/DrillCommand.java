@@ -45,10 +45,12 @@ final class DrillCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DrillReport report;
         Path scratch = targetDir != null ? targetDir : Files.createTempDirectory("backupctl-drill-").resolve("restored");
+        SkipNotice skips = new SkipNotice(root.err(), RootCommand.listener(null));
         try (LoadedConfig config = root.loadConfig();
-             BackupEngine engine = root.engine(config, RootCommand.listener(null))) {
+             BackupEngine engine = root.engine(config, skips)) {
             report = engine.drill(config.source(source), id, new RestoreOptions(Optional.of(scratch), false, options));
         } finally {
+            skips.flush();
             if (targetDir == null) {
                 DemoCommand.deleteTree(scratch.getParent());
             }

@@ -87,8 +87,16 @@ final class Catalog {
             for (; i < ids.size() && ids.get(i).value().startsWith(second); i++) {
                 group.add(describe(source, ids.get(i), encryption));
             }
-            group.sort(java.util.Comparator.comparing((ListedBackup b) -> b.manifest() == null
-                    ? b.backupId().startTime() : b.manifest().startedAt()).thenComparing(ListedBackup::backupId));
+            // a damaged manifest's full start time is unknown: it goes last in its second, so that
+            // 'latest' rather says it skipped one too many than silently picks an older backup
+            group.sort(java.util.Comparator.comparing((ListedBackup b) -> b.manifest() == null)
+                    .thenComparing(b -> b.manifest() == null ? Instant.MIN : b.manifest().startedAt())
+                    .thenComparing(ListedBackup::backupId));
+            for (ListedBackup b : group) {
+                if (!b.recoverable()) {
+                    unusable.put(b.backupId(), "is " + b.condition().label());
+                }
+            }
             for (ListedBackup b : group) {
                 ListedBackup listed = b;
                 BackupId parent = b.manifest() == null ? null : b.manifest().parent();

@@ -180,6 +180,8 @@ class KnownBadCommandsTest {
         Result prune = ctl("prune", "cfg");
         assertThat(prune.code()).as(prune.err()).isZero();
         assertThat(prune.out()).contains("damaged, never deleted by prune");
+        assertThat(prune.out().lines().filter(l -> l.startsWith(edited))).singleElement().asString()
+                .contains("keep (damaged)");
         assertThat(manifest).exists();
 
         Result restore = ctl("restore", "cfg", "latest", "--target-dir", tmp.resolve("r").toString());

@@ -33,6 +33,13 @@ public sealed interface BackupEvent {
     /** A source's achieved or worst-case RPO exceeds its target. */
     record RpoBreach(String source, RpoReport report) implements BackupEvent { }
 
+    /**
+     * {@code latest} passed over a newer backup that cannot be counted on (known-bad, damaged,
+     * broken chain) and chose an older one for {@code operation} ({@code restore}, {@code drill}).
+     */
+    record Skipped(String source, BackupId backupId, String operation, BackupCondition condition, String reason)
+            implements BackupEvent { }
+
     /** The operation failed; no manifest was written for a failed backup. */
     record Failed(String source, BackupId backupId, String operation, String reason) implements BackupEvent { }
 }

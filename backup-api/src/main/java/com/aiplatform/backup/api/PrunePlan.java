@@ -32,10 +32,20 @@ public record PrunePlan(String source, List<Entry> backups, List<SegmentEntry> s
      * @param time     its consistent point
      * @param keep     kept or deleted
      * @param reasons  the rules that keep it; empty when deleted
+     * @param condition whether it can be counted on; only {@link BackupCondition#OK} backups fill
+     *                  retention buckets (the others are kept only as evidence, or, when damaged, never
+     *                  deleted by prune; the reasons say which)
      */
-    public record Entry(BackupId backupId, Instant time, boolean keep, List<String> reasons) {
+    public record Entry(BackupId backupId, Instant time, boolean keep, List<String> reasons,
+                        BackupCondition condition) {
         public Entry {
             reasons = List.copyOf(reasons);
+            condition = condition == null ? BackupCondition.OK : condition;
+        }
+
+        /** An entry for a backup in condition {@link BackupCondition#OK}. */
+        public Entry(BackupId backupId, Instant time, boolean keep, List<String> reasons) {
+            this(backupId, time, keep, reasons, BackupCondition.OK);
         }
     }
 }

@@ -8,13 +8,23 @@ import java.util.List;
  * @param source    source name
  * @param backupId  backup verified
  * @param artifacts one check per artifact (plus one for the manifest itself when it failed)
+ * @param missingKeyIds key ids the backup was encrypted with that the configured keyset does not
+ *                      hold: the bytes are intact but this keyset cannot decrypt them (empty when
+ *                      it can, or when no keyset is configured)
  */
-public record VerifyReport(String source, BackupId backupId, List<ArtifactCheck> artifacts) {
+public record VerifyReport(String source, BackupId backupId, List<ArtifactCheck> artifacts,
+                           List<String> missingKeyIds) {
     public VerifyReport {
         artifacts = List.copyOf(artifacts);
+        missingKeyIds = missingKeyIds == null ? List.of() : List.copyOf(missingKeyIds);
     }
 
-    /** True when every artifact matched. */
+    /** A report of hash checks only (no key problem). */
+    public VerifyReport(String source, BackupId backupId, List<ArtifactCheck> artifacts) {
+        this(source, backupId, artifacts, List.of());
+    }
+
+    /** True when every artifact matched (the stored bytes are intact; see {@link #missingKeyIds}). */
     public boolean ok() {
         return artifacts.stream().allMatch(ArtifactCheck::ok);
     }

@@ -45,11 +45,13 @@ final class DrillCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DrillReport report;
         Path scratch = targetDir != null ? targetDir : Files.createTempDirectory("backupctl-drill-").resolve("restored");
+        SkipNotice skips = new SkipNotice(root.err(), RootCommand.listener(null));
         try (LoadedConfig config = root.loadConfig();
-             BackupEngine engine = root.engine(config, RootCommand.listener(null))) {
+             BackupEngine engine = root.engine(config, skips)) {
             report = engine.drill(config.source(source), id, new RestoreOptions(Optional.of(scratch), false, options));
             root.warnIfResultNotRecorded(engine.storage(), "drill");
         } finally {
+            skips.flush();
             if (targetDir == null) {
                 DemoCommand.deleteTree(scratch.getParent());
             }

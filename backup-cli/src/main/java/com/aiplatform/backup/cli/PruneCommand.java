@@ -1,5 +1,6 @@
 package com.aiplatform.backup.cli;
 
+import com.aiplatform.backup.api.BackupCondition;
 import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.core.BackupEngine;
 import com.aiplatform.backup.spi.StorageTarget;
@@ -55,8 +56,9 @@ final class PruneCommand implements Callable<Integer> {
             List<List<String>> rows = new ArrayList<>();
             rows.add(List.of("ID", "TIME", "ACTION", "KEPT BY"));
             for (PrunePlan.Entry e : plan.backups()) {
-                rows.add(List.of(e.backupId().value(), Formats.time(e.time()), e.keep() ? "keep" : "delete",
-                        String.join(", ", e.reasons())));
+                String action = (e.keep() ? "keep" : "delete")
+                        + (e.condition() == BackupCondition.OK ? "" : " (" + e.condition().label() + ")");
+                rows.add(List.of(e.backupId().value(), Formats.time(e.time()), action, String.join(", ", e.reasons())));
             }
             out.print(Formats.table(rows));
             java.time.Instant now = java.time.Instant.now();

@@ -18,7 +18,8 @@ import java.util.concurrent.Callable;
 /** {@code restore <source> <id|latest>}: verifies, then restores a backup. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
         description = {"Restores a backup. Every artifact is verified before the first byte is applied; "
-                + "a damaged backup is refused."})
+                + "a damaged backup is refused. 'latest' is the newest backup that is not known-bad (failed "
+                + "verify or drill), damaged or on a broken chain; newer ones skipped are named on stderr."})
 final class RestoreCommand implements Callable<Integer> {
     @ParentCommand
     RootCommand root;
@@ -85,7 +86,8 @@ final class RestoreCommand implements Callable<Integer> {
             renameTopics.forEach((from, to) -> all.put("rename." + from, to));
             RestoreOptions restoreOptions = new RestoreOptions(Optional.ofNullable(targetDir), overwrite, all);
             ProgressLine progress = root.progress(json);
-            try (BackupEngine engine = root.engine(config, RootCommand.listener(progress))) {
+            SkipNotice skips = new SkipNotice(root.err(), RootCommand.listener(progress));
+            try (BackupEngine engine = root.engine(config, skips)) {
                 String chosen = id;
                 if (toTime != null && "latest".equalsIgnoreCase(id)) {
                     java.time.Instant time = parseTime(toTime);
@@ -95,6 +97,7 @@ final class RestoreCommand implements Callable<Integer> {
                 }
                 report = engine.restore(sourceConfig, chosen, restoreOptions);
             } finally {
+                skips.flush();
                 RootCommand.clear(progress);
             }
         }

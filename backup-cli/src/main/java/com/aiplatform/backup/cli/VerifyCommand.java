@@ -14,7 +14,8 @@ import java.util.stream.Collectors;
 /** {@code verify <source> <id|latest>}: checks every stored artifact against the manifest. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = {"Checks every stored artifact of a backup: size, SHA-256 and, when encrypted, authentication.",
-                "Exits with 3 naming each failed artifact and its reason."})
+                "Exits with 3 naming each failed artifact and its reason; with 1 when the stored bytes are intact "
+                        + "but the configured keyset lacks the key they were encrypted with."})
 final class VerifyCommand implements Callable<Integer> {
     @ParentCommand
     RootCommand root;
@@ -40,16 +41,22 @@ final class VerifyCommand implements Callable<Integer> {
                 RootCommand.clear(progress);
             }
         }
+        boolean keysMissing = !report.missingKeyIds().isEmpty();
+        String keyProblem = "key id " + String.join(", ", report.missingKeyIds()) + " missing from the configured "
+                + "keyset: it cannot decrypt this backup";
         if (json) {
             ObjectNode node = Json.MAPPER.valueToTree(report);
-            node.put("ok", report.ok());
+            node.put("ok", report.ok() && !keysMissing);
+            node.put("hashesOk", report.ok());
             Json.print(root.out(), node);
         } else {
             for (VerifyReport.ArtifactCheck check : report.artifacts()) {
                 root.out().println((check.ok() ? "  ok      " : "  FAILED  ") + check.name()
                         + (check.ok() ? "" : ": " + check.reason()));
             }
-            if (report.ok()) {
+            if (report.ok() && keysMissing) {
+                root.out().println("hashes of " + report.source() + " " + report.backupId() + " ok, but " + keyProblem);
+            } else if (report.ok()) {
                 root.out().println("verified " + report.source() + " " + report.backupId() + ": "
                         + report.artifacts().size() + (report.artifacts().size() == 1 ? " artifact ok" : " artifacts ok"));
             }
@@ -59,7 +66,12 @@ final class VerifyCommand implements Callable<Integer> {
             throw new CommandFailure(BackupCtl.INTEGRITY, "verify of " + report.source() + " " + report.backupId()
                     + " failed: " + report.failures().stream()
                             .map(f -> "artifact " + f.name() + ": " + f.reason())
-                            .collect(Collectors.joining("; ")));
+                            .collect(Collectors.joining("; "))
+                    + (keysMissing ? "; also " + keyProblem : ""));
+        }
+        if (keysMissing) {
+            throw new CommandFailure(BackupCtl.FAILED, "verify of " + report.source() + " " + report.backupId()
+                    + ": hashes ok, but " + keyProblem);
         }
         return BackupCtl.OK;
     }

@@ -11,6 +11,7 @@ import com.aiplatform.backup.api.Compression;
 import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.DrillReport;
 import com.aiplatform.backup.api.IntegrityException;
+import com.aiplatform.backup.api.ListedBackup;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.PlacementReport;
 import com.aiplatform.backup.api.Problem;
@@ -262,8 +263,8 @@ public final class BackupEngine implements AutoCloseable {
         }
         Optional<Manifest> previous = Optional.empty();
         if (incremental) {
-            List<Manifest> existing = catalog.list(name, encryption);
-            previous = existing.isEmpty() ? Optional.empty() : Optional.of(existing.get(existing.size() - 1));
+            // the newest backup that can be counted on: an incremental on a known-bad one could never be restored
+            previous = newestRecoverable(catalog.listAll(name, encryption));
         }
         Instant started = Instant.now();
         BackupId id = BackupId.generate(started);
@@ -312,20 +313,91 @@ public final class BackupEngine implements AutoCloseable {
         return catalog.sources();
     }
 
-    /** Committed backups of a source, oldest first (manifests only; uncommitted debris never appears). */
+    /**
+     * Committed backups of a source with readable manifests, oldest first (uncommitted debris never
+     * appears; damaged manifests are left out, see {@link #listAll(String)}).
+     */
     public List<Manifest> list(String source) throws IOException {
         return catalog.list(requireSourceName(source), encryption);
     }
 
     /**
-     * The newest committed backup whose consistent point is at or before {@code time}: the base
-     * to restore from for a point-in-time target.
+     * Every committed backup of a source, oldest first, with its condition: damaged manifests
+     * (unreadable, edited) included with the reason, known-bad backups (latest verify or drill
+     * failed) and incrementals on them marked.
+     */
+    public List<ListedBackup> listAll(String source) throws IOException {
+        return catalog.listAll(requireSourceName(source), encryption);
+    }
+
+    /** Receives listed backups one at a time. */
+    @FunctionalInterface
+    public interface ListingVisitor {
+        /** Called once per backup, oldest first. */
+        void accept(ListedBackup backup) throws IOException;
+    }
+
+    /**
+     * {@link #listAll(String)} streamed: manifests are read and handed over one at a time, so
+     * memory stays flat however many backups a source has.
+     */
+    public void listAll(String source, ListingVisitor visitor) throws IOException {
+        Objects.requireNonNull(visitor, "visitor");
+        catalog.forEach(requireSourceName(source), encryption, visitor::accept);
+    }
+
+    private static Optional<Manifest> newestRecoverable(List<ListedBackup> oldestFirst) {
+        for (int i = oldestFirst.size() - 1; i >= 0; i--) {
+            if (oldestFirst.get(i).recoverable()) {
+                return Optional.of(oldestFirst.get(i).manifest());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Resolves an id, or {@code latest} to the newest backup that can be counted on, emitting
+     * {@link BackupEvent.Skipped} for each newer one passed over (known-bad, damaged, broken chain).
+     * An explicit id resolves to itself whatever its condition (a restore still verifies it first).
+     */
+    private BackupId resolveRecoverable(String source, String idOrLatest, String operation) throws IOException {
+        if (!Catalog.LATEST.equalsIgnoreCase(idOrLatest)) {
+            return catalog.resolve(source, idOrLatest);
+        }
+        List<ListedBackup> all = catalog.listAll(source, encryption);
+        if (all.isEmpty()) {
+            return catalog.resolve(source, idOrLatest); // the usual "no committed backup" error
+        }
+        List<ListedBackup> skipped = new ArrayList<>();
+        for (int i = all.size() - 1; i >= 0; i--) {
+            ListedBackup b = all.get(i);
+            if (b.recoverable()) {
+                for (ListedBackup s : skipped) {
+                    LOG.warn("{} of {} latest: skipping backup {} ({}: {})", operation, source, s.backupId(),
+                            s.condition().label(), s.reason());
+                    listener.onEvent(new BackupEvent.Skipped(source, s.backupId(), operation, s.condition(),
+                            s.reason()));
+                }
+                return b.backupId();
+            }
+            skipped.add(b);
+        }
+        ListedBackup newest = all.get(all.size() - 1);
+        throw new IntegrityException(ManifestCodec.FILE, "source '" + source + "' has no recoverable backup on storage '"
+                + storage.name() + "': all " + all.size() + " committed backup(s) are known-bad, damaged or on a "
+                + "broken chain (newest " + newest.backupId() + " is " + newest.condition().label() + ": "
+                + newest.reason() + ")");
+    }
+
+    /**
+     * The newest recoverable backup (not known-bad, damaged or on a broken chain) whose consistent
+     * point is at or before {@code time}: the base to restore from for a point-in-time target.
      */
     public Optional<Manifest> newestBackupAt(String source, Instant time) throws IOException {
         Manifest best = null;
-        for (Manifest m : list(source)) {
-            if (!m.consistentPoint().time().isAfter(time)) {
-                best = m;
+        for (ListedBackup b : listAll(source)) {
+            if (b.recoverable() && !b.manifest().consistentPoint().time().isAfter(time)) {
+                best = b.manifest();
             }
         }
         return Optional.ofNullable(best);
@@ -340,7 +412,9 @@ public final class BackupEngine implements AutoCloseable {
     /**
      * Checks every stored artifact's presence, size and SHA-256 against the manifest, and the
      * manifest's own digest (and seal, when a key is configured). Needs no key otherwise, so
-     * offline copies can be verified anywhere.
+     * offline copies can be verified anywhere; when a keyset is configured, key ids the backup was
+     * encrypted with that it does not hold are reported in {@link VerifyReport#missingKeyIds()}
+     * (the bytes may be intact, but this keyset cannot restore them).
      */
     public VerifyReport verify(String source, String idOrLatest) throws IOException {
         requireSourceName(source);
@@ -354,8 +428,13 @@ public final class BackupEngine implements AutoCloseable {
         }
         ProgressTracker progress = new ProgressTracker(listener, source, id);
         listener.onEvent(new BackupEvent.Started(source, id, "verify"));
-        VerifyReport report = new VerifyReport(source, id, checkAll(source, id, manifest.artifacts(), progress));
-        catalog.recordCheck(source, id, "verify", report.ok(), null);
+        // intact bytes are not enough when the configured keyset cannot decrypt them
+        List<String> missingKeys = encryption == null ? List.of() : manifest.artifacts().stream()
+                .filter(a -> !StreamEncryption.NONE.equals(a.cipher()) && a.keyId() != null)
+                .map(ArtifactEntry::keyId).distinct().filter(k -> !encryption.keyIds().contains(k)).toList();
+        VerifyReport report = new VerifyReport(source, id, checkAll(source, id, manifest.artifacts(), progress),
+                missingKeys);
+        catalog.recordCheck(source, id, "verify", report.ok(), report.ok() ? null : describeFailures(report), null);
         if (report.ok()) {
             listener.onEvent(new BackupEvent.Completed(source, id, "verify", progress.elapsed(), progress.bytes()));
         } else {
@@ -441,7 +520,9 @@ public final class BackupEngine implements AutoCloseable {
     public static final String ONE_PASS = "one-pass";
 
     /**
-     * Restores a backup given by id or {@code latest}. The manifest and every artifact are
+     * Restores a backup given by id or {@code latest}: the newest backup that is neither known-bad
+     * nor damaged nor on a broken chain ({@link BackupEvent.Skipped} names each newer one passed
+     * over; an explicit id is restored whatever its condition). The manifest and every artifact are
      * verified before the first byte reaches the provider; a mismatch throws
      * {@link IntegrityException} naming the artifact, a missing key
      * {@link com.aiplatform.backup.api.EncryptionKeyException} naming the key id.
@@ -449,7 +530,7 @@ public final class BackupEngine implements AutoCloseable {
     public RestoreReport restore(SourceConfig source, String idOrLatest, RestoreOptions options) throws IOException {
         String name = sourceName(source);
         BackupProvider<SourceConfig> provider = providerFor(source);
-        BackupId id = catalog.resolve(name, idOrLatest);
+        BackupId id = resolveRecoverable(name, idOrLatest, "restore");
         Manifest manifest = catalog.read(name, id, encryption);
         if (!manifest.engine().equals(provider.engine())) {
             throw new IllegalArgumentException("backup " + id + " of '" + name + "' was made by engine '"
@@ -543,12 +624,14 @@ public final class BackupEngine implements AutoCloseable {
     /**
      * What {@link #prune} would do: every committed backup with keep or delete and the rules that
      * keep it, the archive segments no kept backup needs, and debris older than {@code debrisGrace}.
+     * Only backups in condition OK fill a rule; a known-bad one (or an incremental on one) is kept
+     * as evidence only while the rules would keep it were it good, a damaged one is never deleted,
+     * and the newest OK backup is always kept when one that is not OK is newer.
      */
     public PrunePlan planPrune(String source, RetentionPolicy policy, java.time.Duration debrisGrace)
             throws IOException {
         requireSourceName(source);
-        List<Manifest> manifests = catalog.list(source, encryption);
-        return Pruner.plan(source, manifests, m -> catalog.lastCheckPassed(source, m.backupId()),
+        return Pruner.plan(source, catalog.listAll(source, encryption),
                 archiveOf(source).stored(), catalog.debris(source), policy, debrisGrace, Instant.now());
     }
 
@@ -570,7 +653,7 @@ public final class BackupEngine implements AutoCloseable {
 
     /**
      * Measures a source's RPO now: the achieved RPO (now minus the newest recoverable point,
-     * continuous archive included) and the worst gap between recoverable points over
+     * continuous archive included; known-bad, damaged and broken-chain backups are not recoverable points) and the worst gap between recoverable points over
      * {@code window}. Emits {@link BackupEvent.RpoBreach} when a target is exceeded.
      *
      * @param target the RPO target; empty for the platform default of the source's engine
@@ -579,9 +662,13 @@ public final class BackupEngine implements AutoCloseable {
     public RpoReport rpo(String source, Optional<java.time.Duration> target, java.time.Duration window)
             throws IOException {
         requireSourceName(source);
-        List<Manifest> backups = catalog.list(source, encryption);
-        java.time.Duration effective = target.orElseGet(() -> backups.isEmpty() ? null
-                : RpoCalculator.defaultTarget(backups.get(backups.size() - 1).engine()).orElse(null));
+        List<ListedBackup> all = catalog.listAll(source, encryption);
+        // only backups that can be counted on are recoverable points
+        List<Manifest> backups = all.stream().filter(ListedBackup::recoverable).map(ListedBackup::manifest).toList();
+        String engine = all.stream().map(ListedBackup::manifest).filter(Objects::nonNull).reduce((a, b) -> b)
+                .map(Manifest::engine).orElse(null);
+        java.time.Duration effective = target.orElseGet(() -> engine == null ? null
+                : RpoCalculator.defaultTarget(engine).orElse(null));
         RpoReport report = RpoCalculator.report(source, backups, archiveOf(source).stored(), effective, window,
                 Instant.now());
         if (report.breached()) {
@@ -605,7 +692,7 @@ public final class BackupEngine implements AutoCloseable {
     public DrillReport drill(SourceConfig source, String idOrLatest, RestoreOptions scratch) throws IOException {
         String name = sourceName(source);
         BackupProvider<SourceConfig> provider = providerFor(source);
-        BackupId id = catalog.resolve(name, idOrLatest);
+        BackupId id = resolveRecoverable(name, idOrLatest, "drill");
         Manifest manifest = catalog.read(name, id, encryption);
         Instant started = Instant.now();
         long t0 = System.nanoTime();
@@ -627,7 +714,8 @@ public final class BackupEngine implements AutoCloseable {
         long rate = duration.isZero() ? 0 : (long) (raw / (duration.toNanos() / 1e9));
         DrillReport report = new DrillReport(name, id, started, duration, raw, rate, compared, differences.isEmpty(),
                 differences);
-        catalog.recordCheck(name, id, "drill", report.passed(), ManifestCodec.toJson(report));
+        catalog.recordCheck(name, id, "drill", report.passed(),
+                report.passed() ? null : String.join("; ", differences), ManifestCodec.toJson(report));
         return report;
     }
 
@@ -637,11 +725,11 @@ public final class BackupEngine implements AutoCloseable {
     }
 
     /**
-     * Estimated time to restore the newest backup of a source: its size divided by the median
+     * Estimated time to restore the newest recoverable backup of a source: its size divided by the median
      * throughput of the recorded drills. Empty without a backup or a drill.
      */
     public Optional<java.time.Duration> rtoEstimate(String source) throws IOException {
-        List<Manifest> backups = list(source);
+        List<Manifest> backups = newestRecoverable(listAll(source)).stream().toList();
         long[] rates = drills(source).stream().filter(DrillReport::passed).mapToLong(DrillReport::bytesPerSecond)
                 .filter(r -> r > 0).sorted().toArray();
         if (backups.isEmpty() || rates.length == 0) {
@@ -734,7 +822,8 @@ public final class BackupEngine implements AutoCloseable {
         }
         java.util.LinkedHashSet<BackupId> held = new java.util.LinkedHashSet<>();
         for (PrunePlan.Entry e : plan.backups()) {
-            boolean byRule = e.keep() && (rules.isEmpty() || e.reasons().stream()
+            boolean byRule = e.keep() && e.condition() == com.aiplatform.backup.api.BackupCondition.OK
+                    && (rules.isEmpty() || e.reasons().stream()
                     .anyMatch(r -> rules.contains(r.split(" ", 2)[0].replace(",", ""))));
             if (byRule) {
                 for (BackupId id = e.backupId(); id != null && manifests.containsKey(id); id = manifests.get(id).parent()) {

@@ -1,8 +1,10 @@
 package com.aiplatform.backup.core;
 
+import com.aiplatform.backup.api.BackupCondition;
 import com.aiplatform.backup.api.BackupId;
 import com.aiplatform.backup.api.Debris;
 import com.aiplatform.backup.api.IntegrityException;
+import com.aiplatform.backup.api.ListedBackup;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.spi.IncompleteUpload;
 import com.aiplatform.backup.spi.StorageObject;
@@ -58,6 +60,90 @@ final class Catalog {
         }
         ids.sort(null);
         return ids;
+    }
+
+    /** Receives listed backups one at a time. */
+    @FunctionalInterface
+    interface Visitor {
+        void accept(ListedBackup backup) throws IOException;
+    }
+
+    /**
+     * Every committed backup with its condition, oldest first, read one manifest at a time (only
+     * the ids, and the ids of backups that are not OK, are held): a manifest that cannot be read is
+     * {@link BackupCondition#DAMAGED} with the reason, one whose latest check failed
+     * {@link BackupCondition#KNOWN_BAD}, an incremental whose parent is either (or missing)
+     * {@link BackupCondition#BROKEN_CHAIN}.
+     */
+    void forEach(String source, StreamEncryption encryption, Visitor visitor) throws IOException {
+        List<BackupId> ids = committedIds(source);
+        java.util.Set<BackupId> committed = new java.util.HashSet<>(ids);
+        Map<BackupId, String> unusable = new java.util.HashMap<>();
+        int i = 0;
+        while (i < ids.size()) {
+            // ids carry the start to the second: backups started in the same second are ordered by
+            // their full start time, so read them together (a handful at most)
+            String second = ids.get(i).value().substring(0, 16);
+            List<ListedBackup> group = new ArrayList<>();
+            for (; i < ids.size() && ids.get(i).value().startsWith(second); i++) {
+                group.add(describe(source, ids.get(i), encryption));
+            }
+            // a damaged manifest's full start time is unknown: it goes last in its second, so that
+            // 'latest' rather says it skipped one too many than silently picks an older backup
+            group.sort(java.util.Comparator.comparing((ListedBackup b) -> b.manifest() == null)
+                    .thenComparing(b -> b.manifest() == null ? Instant.MIN : b.manifest().startedAt())
+                    .thenComparing(ListedBackup::backupId));
+            for (ListedBackup b : group) {
+                if (!b.recoverable()) {
+                    unusable.put(b.backupId(), "is " + b.condition().label());
+                }
+            }
+            for (ListedBackup b : group) {
+                ListedBackup listed = b;
+                BackupId parent = b.manifest() == null ? null : b.manifest().parent();
+                if (b.recoverable() && parent != null) {
+                    if (!committed.contains(parent)) {
+                        listed = withCondition(b, BackupCondition.BROKEN_CHAIN, "its parent " + parent
+                                + " is not on storage");
+                    } else if (unusable.containsKey(parent)) {
+                        listed = withCondition(b, BackupCondition.BROKEN_CHAIN, "its parent " + parent + " "
+                                + unusable.get(parent));
+                    }
+                }
+                if (!listed.recoverable()) {
+                    unusable.put(listed.backupId(), "is " + listed.condition().label()
+                            + (listed.condition() == BackupCondition.BROKEN_CHAIN ? " (" + listed.reason() + ")" : ""));
+                }
+                visitor.accept(listed);
+            }
+        }
+    }
+
+    /** {@link #forEach} into a list, oldest first. */
+    List<ListedBackup> listAll(String source, StreamEncryption encryption) throws IOException {
+        List<ListedBackup> all = new ArrayList<>();
+        forEach(source, encryption, all::add);
+        return all;
+    }
+
+    private ListedBackup describe(String source, BackupId id, StreamEncryption encryption) throws IOException {
+        ListedBackup.Check check = latestCheck(source, id);
+        Manifest manifest;
+        try {
+            manifest = read(source, id, encryption);
+        } catch (IntegrityException e) {
+            LOG.warn("backup {} of {} is damaged: {}", id, source, e.getMessage());
+            return new ListedBackup(source, id, null, BackupCondition.DAMAGED, e.getMessage(), check);
+        }
+        if (check != null && !check.passed()) {
+            return new ListedBackup(source, id, manifest, BackupCondition.KNOWN_BAD, "its latest " + check.kind()
+                    + " (" + check.time() + ") failed" + (check.reason() == null ? "" : ": " + check.reason()), check);
+        }
+        return new ListedBackup(source, id, manifest, BackupCondition.OK, null, check);
+    }
+
+    private static ListedBackup withCondition(ListedBackup b, BackupCondition condition, String reason) {
+        return new ListedBackup(b.source(), b.backupId(), b.manifest(), condition, reason, b.lastCheck());
     }
 
     /** Committed, readable manifests, oldest first. Unreadable or edited ones are logged and left out. */
@@ -128,17 +214,62 @@ final class Catalog {
         return id;
     }
 
-    /** Records the outcome of a verification or drill; a read-only target only logs a warning. */
-    void recordCheck(String source, BackupId id, String kind, boolean ok, String reportJson) {
+    /**
+     * Records the outcome of a verification or drill; a read-only target only logs a warning.
+     *
+     * @param reason what failed, or null
+     */
+    void recordCheck(String source, BackupId id, String kind, boolean ok, String reason, String reportJson) {
         Instant now = Instant.now();
         String key = backupPrefix(source, id) + CHECKS + "/" + now.toEpochMilli() + "-" + kind + ".json";
-        String json = "{\"kind\":\"" + kind + "\",\"ok\":" + ok + ",\"time\":\"" + now + "\""
-                + (reportJson == null ? "" : ",\"report\":" + reportJson) + "}";
         try (var upload = storage.create(key)) {
-            upload.write(json.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            com.fasterxml.jackson.databind.node.ObjectNode node = ManifestCodec.JSON.createObjectNode();
+            node.put("kind", kind).put("ok", ok).put("time", now.toString());
+            if (reason != null) {
+                node.put("reason", reason);
+            }
+            if (reportJson != null) {
+                node.set("report", ManifestCodec.JSON.readTree(reportJson));
+            }
+            upload.write(ManifestCodec.JSON.writeValueAsBytes(node));
             upload.commit();
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not record the {} result of backup {} of {}: {}", kind, id, source, e.getMessage());
+        }
+    }
+
+    /**
+     * The newest recorded verification or drill of a backup, or null when none. An unreadable
+     * record counts as a failed check (it says it could not be read), never as a passed one.
+     */
+    ListedBackup.Check latestCheck(String source, BackupId id) {
+        String prefix = backupPrefix(source, id) + CHECKS + "/";
+        try {
+            List<StorageObject> checks = storage.list(prefix);
+            if (checks.isEmpty()) {
+                return null;
+            }
+            StorageObject newest = checks.get(checks.size() - 1);
+            String name = newest.key().substring(prefix.length());
+            try (InputStream in = storage.open(newest.key())) {
+                var node = ManifestCodec.JSON.readTree(in.readNBytes(1 << 20));
+                String kind = node.path("kind").asText(name.replaceAll("^[0-9]+-|\\.json$", ""));
+                Instant time = node.hasNonNull("time") ? Instant.parse(node.get("time").asText()) : newest.lastModified();
+                boolean ok = node.path("ok").asBoolean(false);
+                String reason = node.hasNonNull("reason") ? node.get("reason").asText() : null;
+                if (reason == null && !ok && node.path("report").has("differences")) {
+                    List<String> differences = new ArrayList<>();
+                    node.get("report").get("differences").forEach(d -> differences.add(d.asText()));
+                    reason = String.join("; ", differences);
+                }
+                return new ListedBackup.Check(kind, ok, time, reason);
+            } catch (IOException | RuntimeException e) {
+                return new ListedBackup.Check(name, false, newest.lastModified(), "the check record " + newest.key()
+                        + " cannot be read: " + e.getMessage());
+            }
+        } catch (IOException e) {
+            LOG.warn("could not read the checks of backup {} of {}: {}", id, source, e.getMessage());
+            return null;
         }
     }
 
@@ -165,19 +296,8 @@ final class Catalog {
 
     /** Whether the newest recorded verification or drill of a backup passed (false when none). */
     boolean lastCheckPassed(String source, BackupId id) {
-        try {
-            List<StorageObject> checks = storage.list(backupPrefix(source, id) + CHECKS + "/");
-            if (checks.isEmpty()) {
-                return false;
-            }
-            StorageObject newest = checks.get(checks.size() - 1);
-            try (InputStream in = storage.open(newest.key())) {
-                return new String(in.readNBytes(4096), java.nio.charset.StandardCharsets.UTF_8).contains("\"ok\":true");
-            }
-        } catch (IOException e) {
-            LOG.warn("could not read the checks of backup {} of {}: {}", id, source, e.getMessage());
-            return false;
-        }
+        ListedBackup.Check check = latestCheck(source, id);
+        return check != null && check.passed();
     }
 
     /** Source names that have any object on storage. */

@@ -1,6 +1,7 @@
 package com.aiplatform.backup.core;
 
 import com.aiplatform.backup.api.Debris;
+import com.aiplatform.backup.api.ListedBackup;
 import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.PrunePlan;
 import com.aiplatform.backup.api.SegmentEntry;
@@ -16,7 +17,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /** Builds and carries out prune plans. */
@@ -32,24 +32,30 @@ final class Pruner {
     /** An interval of time whose archived changes a kept backup needs. */
     private record Need(Instant from, Instant to) { }
 
-    static PrunePlan plan(String source, List<Manifest> manifests, Predicate<Manifest> verified,
+    /**
+     * Plans a prune of {@code backups} (every committed one, damaged included; see
+     * {@link RetentionPlanner#plan} for what happens to those that are not OK).
+     */
+    static PrunePlan plan(String source, List<ListedBackup> backups,
                           List<SegmentEntry> segments, List<Debris> debris, RetentionPolicy policy,
                           Duration debrisGrace, Instant now) {
         if (policy.keepsNothing()) {
             throw new IllegalArgumentException("the retention policy keeps nothing; refusing to delete every backup of '"
                     + source + "'");
         }
-        List<RetentionPlanner.Candidate> candidates = manifests.stream()
-                .map(m -> new RetentionPlanner.Candidate(m.backupId(), m.consistentPoint().time(), m.parent(),
-                        verified.test(m)))
+        List<RetentionPlanner.Candidate> candidates = backups.stream()
+                .map(b -> new RetentionPlanner.Candidate(b.backupId(), b.time(),
+                        b.manifest() == null ? null : b.manifest().parent(), b.verified(), b.condition(), b.reason()))
                 .toList();
         List<RetentionPlanner.Decision> decisions = RetentionPlanner.plan(policy, candidates, now);
+        Map<com.aiplatform.backup.api.BackupId, ListedBackup> byId = backups.stream()
+                .collect(Collectors.toMap(ListedBackup::backupId, b -> b));
         List<PrunePlan.Entry> entries = decisions.stream()
-                .map(d -> new PrunePlan.Entry(d.id(), d.time(), d.keep(), d.reasons())).toList();
-        Map<com.aiplatform.backup.api.BackupId, Manifest> byId = manifests.stream()
-                .collect(Collectors.toMap(Manifest::backupId, m -> m));
+                .map(d -> new PrunePlan.Entry(d.id(), d.time(), d.keep(), d.reasons(), byId.get(d.id()).condition()))
+                .toList();
         List<Manifest> kept = decisions.stream().filter(RetentionPlanner.Decision::keep)
-                .map(d -> byId.get(d.id())).sorted(Comparator.comparing(m -> m.consistentPoint().time())).toList();
+                .map(d -> byId.get(d.id()).manifest()).filter(java.util.Objects::nonNull)
+                .sorted(Comparator.comparing(m -> m.consistentPoint().time())).toList();
         List<SegmentEntry> segmentsToDelete = unneededSegments(segments, kept, policy.pointInTimeWindow(), now);
         List<Debris> oldDebris = debris.stream().filter(d -> d.newest().isBefore(now.minus(debrisGrace))).toList();
         return new PrunePlan(source, entries, segmentsToDelete, oldDebris);

@@ -1,5 +1,6 @@
 package com.aiplatform.backup.core;
 
+import com.aiplatform.backup.api.BackupCondition;
 import com.aiplatform.backup.api.BackupId;
 
 import java.time.Instant;
@@ -28,15 +29,28 @@ final class RetentionPlanner {
     /**
      * What the planner needs to know of one backup.
      *
-     * @param id       backup id
-     * @param time     the time the backup restores to (its consistent point)
-     * @param parent   the backup it needs to restore (incrementals), or null
-     * @param verified whether its latest verification or restore drill passed
+     * @param id        backup id
+     * @param time      the time the backup restores to (its consistent point)
+     * @param parent    the backup it needs to restore (incrementals), or null
+     * @param verified  whether its latest verification or restore drill passed
+     * @param condition whether it can be counted on; only {@link BackupCondition#OK} fills a rule
+     * @param problem   why it cannot (for the plan's reasons); null when OK
      */
-    record Candidate(BackupId id, Instant time, BackupId parent, boolean verified) {
+    record Candidate(BackupId id, Instant time, BackupId parent, boolean verified, BackupCondition condition,
+                     String problem) {
         Candidate {
             Objects.requireNonNull(id, "id");
             Objects.requireNonNull(time, "time");
+            Objects.requireNonNull(condition, "condition");
+        }
+
+        /** A backup in condition OK. */
+        Candidate(BackupId id, Instant time, BackupId parent, boolean verified) {
+            this(id, time, parent, verified, BackupCondition.OK, null);
+        }
+
+        boolean recoverable() {
+            return condition == BackupCondition.OK;
         }
     }
 
@@ -55,10 +69,55 @@ final class RetentionPlanner {
     private static final DateTimeFormatter DAY = DateTimeFormatter.ofPattern("uuuu-MM-dd", Locale.ROOT);
     private static final DateTimeFormatter MONTH = DateTimeFormatter.ofPattern("uuuu-MM", Locale.ROOT);
 
-    /** Decisions for every candidate, newest first. */
+    /**
+     * Decisions for every candidate, newest first. Only backups in condition OK fill the rules,
+     * so a known-bad backup never takes the place of a good one. The others:
+     * <ul>
+     * <li>known-bad or broken-chain: kept as evidence (fills nothing) for as long as the rules would
+     *     keep it were it good, then deleted like any other;</li>
+     * <li>damaged (unreadable or edited manifest): never deleted by prune. It may be a good backup
+     *     whose manifest was touched, or one written by a newer version of this library; an
+     *     operator inspects it and deletes it by hand.</li>
+     * </ul>
+     * The newest OK backup is always kept when a backup that is not OK is newer.
+     */
     static List<Decision> plan(RetentionPolicy policy, List<Candidate> candidates, Instant now) {
         List<Candidate> newestFirst = new ArrayList<>(candidates);
         newestFirst.sort(Comparator.comparing(Candidate::time).thenComparing(Candidate::id).reversed());
+        Map<BackupId, List<String>> reasons = applyRules(policy,
+                newestFirst.stream().filter(Candidate::recoverable).toList(), now);
+        newestFirst.forEach(c -> reasons.putIfAbsent(c.id(), new ArrayList<>()));
+
+        // what the rules would keep if every readable backup were good: how long evidence is kept
+        Map<BackupId, List<String>> wouldKeep = applyRules(policy,
+                newestFirst.stream().filter(c -> c.condition() != BackupCondition.DAMAGED).toList(), now);
+        Candidate newestOk = newestFirst.stream().filter(Candidate::recoverable).findFirst().orElse(null);
+        for (Candidate c : newestFirst) {
+            if (c.condition() == BackupCondition.DAMAGED) {
+                reasons.get(c.id()).add("damaged, never deleted by prune (inspect it, then delete it by hand): "
+                        + c.problem());
+            } else if (!c.recoverable() && !wouldKeep.get(c.id()).isEmpty()) {
+                reasons.get(c.id()).add(c.condition().label() + ", kept as evidence while "
+                        + String.join(", ", wouldKeep.get(c.id())) + " would keep it; fills no rule: " + c.problem());
+            }
+        }
+        if (newestOk != null && reasons.get(newestOk.id()).isEmpty()
+                && newestFirst.get(0) != newestOk) {
+            reasons.get(newestOk.id()).add("newest recoverable backup (the newer ones are not)");
+        }
+        keepParents(newestFirst, reasons);
+
+        List<Decision> decisions = new ArrayList<>();
+        for (Candidate c : newestFirst) {
+            List<String> r = reasons.get(c.id());
+            decisions.add(new Decision(c.id(), c.time(), !r.isEmpty(), List.copyOf(r)));
+        }
+        return decisions;
+    }
+
+    /** The rules that keep each of {@code newestFirst}. */
+    private static Map<BackupId, List<String>> applyRules(RetentionPolicy policy, List<Candidate> newestFirst,
+                                                          Instant now) {
         Map<BackupId, List<String>> reasons = new LinkedHashMap<>();
         newestFirst.forEach(c -> reasons.put(c.id(), new ArrayList<>()));
 
@@ -93,14 +152,7 @@ final class RetentionPlanner {
                 verified++;
             }
         }
-        keepParents(newestFirst, reasons);
-
-        List<Decision> decisions = new ArrayList<>();
-        for (Candidate c : newestFirst) {
-            List<String> r = reasons.get(c.id());
-            decisions.add(new Decision(c.id(), c.time(), !r.isEmpty(), List.copyOf(r)));
-        }
-        return decisions;
+        return reasons;
     }
 
     private static ZonedDateTime local(Instant t, RetentionPolicy policy) {

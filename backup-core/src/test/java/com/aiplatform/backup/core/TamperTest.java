@@ -63,7 +63,14 @@ class TamperTest {
                     assertThat(f.name()).isEqualTo("b.dat");
                     assertThat(f.reason()).containsAnyOf("SHA-256 mismatch", "truncated", "missing", "longer");
                 });
+                // the failed verify made it known-bad: 'latest' finds nothing to restore ...
                 assertThatThrownBy(() -> engine.restore(config, "latest", RestoreOptions.intoDirectory(Path.of("x"))))
+                        .isInstanceOf(IntegrityException.class)
+                        .hasMessageContaining("no recoverable backup")
+                        .hasMessageContaining(m.backupId().value());
+                // ... and its id is still verified first and refused
+                assertThatThrownBy(() -> engine.restore(config, m.backupId().value(),
+                        RestoreOptions.intoDirectory(Path.of("x"))))
                         .isInstanceOf(IntegrityException.class)
                         .hasMessageContaining("b.dat")
                         .hasMessageContaining("nothing was restored")

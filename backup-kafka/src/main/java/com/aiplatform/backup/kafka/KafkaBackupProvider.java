@@ -208,6 +208,11 @@ public final class KafkaBackupProvider implements BackupProvider<KafkaConfig> {
             }
 
             @Override
+            public void restoreChain(List<ArtifactSource> chain) throws IOException {
+                restore.run(chain);
+            }
+
+            @Override
             public void close() {
             }
         };

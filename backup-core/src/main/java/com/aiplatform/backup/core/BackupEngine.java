@@ -5,6 +5,7 @@ import com.aiplatform.backup.api.ArtifactEntry;
 import com.aiplatform.backup.api.BackupEvent;
 import com.aiplatform.backup.api.BackupException;
 import com.aiplatform.backup.api.BackupId;
+import com.aiplatform.backup.api.BackupKind;
 import com.aiplatform.backup.api.BackupListener;
 import com.aiplatform.backup.api.BackupResult;
 import com.aiplatform.backup.api.Compression;
@@ -517,7 +518,7 @@ public final class BackupEngine implements AutoCloseable {
         Manifest m = catalog.read(source, id, encryption);
         chain.addFirst(m);
         seen.add(id);
-        while (m.kind() == com.aiplatform.backup.api.BackupKind.INCREMENTAL) {
+        while (m.kind() == BackupKind.INCREMENTAL) {
             BackupId parent = m.parent();
             String what = "backup " + id + " of '" + source + "' cannot be restored, nothing was restored: ";
             if (parent == null) {

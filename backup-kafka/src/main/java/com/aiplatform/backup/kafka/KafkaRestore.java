@@ -1,7 +1,8 @@
 package com.aiplatform.backup.kafka;
 
+import com.aiplatform.backup.api.BackupId;
+import com.aiplatform.backup.api.BackupKind;
 import com.aiplatform.backup.api.IntegrityException;
-import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.kafka.KafkaMetadata.GroupOffset;
 import com.aiplatform.backup.kafka.KafkaMetadata.PartitionMeta;
@@ -144,7 +145,7 @@ final class KafkaRestore {
 
     /** Restores one full backup. */
     void run(ArtifactSource source) throws IOException {
-        if (source.manifest().kind() != com.aiplatform.backup.api.BackupKind.FULL) {
+        if (source.manifest().kind() != BackupKind.FULL) {
             throw new IllegalArgumentException("backup " + source.manifest().backupId() + " is an incremental on "
                     + source.manifest().parent() + ": restore it through the engine, which applies its whole chain");
         }
@@ -153,7 +154,7 @@ final class KafkaRestore {
 
     /** One backup of a chain being restored, with its {@code metadata.json}. */
     private record Link(ArtifactSource source, KafkaMetadata meta) {
-        com.aiplatform.backup.api.BackupId id() {
+        BackupId id() {
             return source.manifest().backupId();
         }
 
@@ -367,7 +368,7 @@ final class KafkaRestore {
                 }
             }
         }
-        com.aiplatform.backup.api.BackupId first = links.get(0).id();
+        BackupId first = links.get(0).id();
         for (TopicMeta t : topics.values()) {
             String name = targetOf.get(t.name());
             String label = "target topic '" + name + "'" + (name.equals(t.name()) ? "" : " (from '" + t.name() + "')");

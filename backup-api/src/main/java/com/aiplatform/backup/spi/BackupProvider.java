@@ -39,7 +39,9 @@ public interface BackupProvider<C extends SourceConfig> {
     /**
      * Summarises a restored copy the way {@link com.aiplatform.backup.api.BackupResult#contentSummary()}
      * summarised the source at backup time (same keys), so restore drills can compare them.
-     * Empty when this provider cannot look at the restored target.
+     * Empty when this provider cannot look at the restored target. For an incremental,
+     * {@code manifest} is the backup drilled and the target holds its whole chain: a provider with
+     * incrementals records in each backup's summary what its chain holds up to it.
      */
     default java.util.Optional<java.util.Map<String, Long>> summarizeRestored(C config,
             com.aiplatform.backup.api.Manifest manifest, RestoreOptions options) throws IOException {

@@ -274,7 +274,8 @@ final class KafkaDemoSource implements DemoSource {
 
     // ---- the broker
 
-    private void startBroker(Path dir) throws IOException, InterruptedException {
+    /** Starts an empty broker in {@code dir} (the demo, and tests that need a second cluster). */
+    void startBroker(Path dir) throws IOException, InterruptedException {
         int port = freePort();
         int controllerPort = freePort();
         while (controllerPort == port) {

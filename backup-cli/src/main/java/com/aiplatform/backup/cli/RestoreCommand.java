@@ -11,15 +11,20 @@ import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code restore <source> <id|latest>}: verifies, then restores a backup. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
-        description = {"Restores a backup. Every artifact is verified before the first byte is applied; "
-                + "a damaged backup is refused. 'latest' is the newest backup that is not known-bad (failed "
-                + "verify or drill), damaged or on a broken chain; newer ones skipped are named on stderr."})
+        description = {"Restores a backup. An incremental backup is restored with its whole chain (the full "
+                + "backup, then each incremental, in order). Every artifact of every backup is verified before the "
+                + "first byte is applied; a damaged or missing backup is refused. 'latest' is the newest backup "
+                + "that is not known-bad (failed verify or drill), damaged or on a broken chain; newer ones "
+                + "skipped are named on stderr.",
+                "--option append-chain=true applies only the named incremental, onto a target that already holds "
+                + "its parent chain."})
 final class RestoreCommand implements Callable<Integer> {
     @ParentCommand
     RootCommand root;
@@ -108,6 +113,11 @@ final class RestoreCommand implements Callable<Integer> {
                     + (targetDir == null ? "" : " into " + targetDir) + ": "
                     + Formats.bytes(report.rawBytes()) + " in " + Formats.duration(report.duration())
                     + " (" + Formats.rate(report.rawBytes(), report.duration()) + ")");
+            if (report.chain().size() > 1) {
+                List<String> links = report.chain().stream().map(b -> b.value()).toList();
+                root.out().println("  with its chain, in order: " + String.join(" -> ", links) + " ("
+                        + links.size() + " backups: the full backup, then each incremental)");
+            }
         }
         return BackupCtl.OK;
     }

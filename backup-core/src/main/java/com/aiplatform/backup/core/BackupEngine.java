@@ -5,6 +5,7 @@ import com.aiplatform.backup.api.ArtifactEntry;
 import com.aiplatform.backup.api.BackupEvent;
 import com.aiplatform.backup.api.BackupException;
 import com.aiplatform.backup.api.BackupId;
+import com.aiplatform.backup.api.BackupKind;
 import com.aiplatform.backup.api.BackupListener;
 import com.aiplatform.backup.api.BackupResult;
 import com.aiplatform.backup.api.Compression;
@@ -520,90 +521,190 @@ public final class BackupEngine implements AutoCloseable {
     public static final String ONE_PASS = "one-pass";
 
     /**
+     * Restore option {@code append-chain=true}: apply only the backup asked for, an incremental,
+     * onto a target that already holds its parent chain (a standby rolled forward, or a manual
+     * step), instead of its whole chain. The provider checks that the target ends where the parent
+     * chain left it. Without it an incremental is restored with its whole chain.
+     */
+    public static final String APPEND_CHAIN = "append-chain";
+
+    /**
      * Restores a backup given by id or {@code latest}: the newest backup that is neither known-bad
      * nor damaged nor on a broken chain ({@link BackupEvent.Skipped} names each newer one passed
-     * over; an explicit id is restored whatever its condition). The manifest and every artifact are
-     * verified before the first byte reaches the provider; a mismatch throws
-     * {@link IntegrityException} naming the artifact, a missing key
-     * {@link com.aiplatform.backup.api.EncryptionKeyException} naming the key id.
+     * over; an explicit id is restored whatever its condition). An incremental backup is restored with its
+     * whole chain, in order: the full backup it builds on, then each incremental up to it,
+     * following {@link Manifest#parent()}; the provider gets every link in one session
+     * ({@link RestoreSession#restoreChain}). The manifests and every artifact of every link are
+     * verified before the first byte reaches the provider: a missing or unreadable link throws
+     * {@link IntegrityException} naming its backup id, a mismatch one naming the artifact, a
+     * missing key {@link com.aiplatform.backup.api.EncryptionKeyException} naming the key id.
+     * Options {@link #ONE_PASS} and {@link #APPEND_CHAIN} are the engine's; the rest go to the provider.
      */
     public RestoreReport restore(SourceConfig source, String idOrLatest, RestoreOptions options) throws IOException {
         String name = sourceName(source);
         BackupProvider<SourceConfig> provider = providerFor(source);
         BackupId id = resolveRecoverable(name, idOrLatest, "restore");
-        Manifest manifest = catalog.read(name, id, encryption);
-        if (!manifest.engine().equals(provider.engine())) {
-            throw new IllegalArgumentException("backup " + id + " of '" + name + "' was made by engine '"
-                    + manifest.engine() + "', not '" + provider.engine() + "'");
-        }
-        for (ArtifactEntry entry : manifest.artifacts()) {
-            if (!StreamEncryption.NONE.equals(entry.cipher())) {
-                if (encryption == null) {
-                    throw new com.aiplatform.backup.api.EncryptionKeyException(entry.keyId(), "backup " + id
-                            + " is encrypted with key " + entry.keyId() + " but no encryption key is configured");
-                }
-                encryption.requireKey(entry.keyId(), entry.name());
+        Map<String, String> providerOptions = new LinkedHashMap<>(options.options());
+        boolean onePass = engineFlag(providerOptions, ONE_PASS);
+        boolean appendChain = engineFlag(providerOptions, APPEND_CHAIN);
+        options = new RestoreOptions(options.targetDirectory(), options.overwrite(), providerOptions);
+        List<Manifest> chain = appendChain ? List.of(catalog.read(name, id, encryption)) : chainOf(name, id);
+        for (Manifest link : chain) {
+            if (!link.engine().equals(provider.engine())) {
+                throw new IllegalArgumentException("backup " + link.backupId() + " of '" + name
+                        + "' was made by engine '" + link.engine() + "', not '" + provider.engine() + "'");
             }
+            requireKeys(link);
         }
         ProgressTracker progress = new ProgressTracker(listener, name, id);
         listener.onEvent(new BackupEvent.Started(name, id, "restore"));
         try {
-            boolean onePass = "true".equalsIgnoreCase(options.options().get(ONE_PASS));
-            if (onePass) {
-                Map<String, String> rest = new LinkedHashMap<>(options.options());
-                rest.remove(ONE_PASS);
-                options = new RestoreOptions(options.targetDirectory(), options.overwrite(), rest);
-            } else {
-                VerifyReport report = verify(name, id.value());
-                if (!report.ok()) {
-                    VerifyReport.ArtifactCheck first = report.failures().get(0);
-                    throw new IntegrityException(first.name(), "backup " + id + " of '" + name
-                            + "' failed verification, nothing was restored: " + describeFailures(report));
+            if (!onePass) {
+                for (Manifest link : chain) {
+                    VerifyReport report = verify(name, link.backupId().value());
+                    if (!report.ok()) {
+                        VerifyReport.ArtifactCheck first = report.failures().get(0);
+                        throw new IntegrityException(first.name(), "backup " + link.backupId() + " of '" + name
+                                + "'" + (link.backupId().equals(id) ? "" : " (in the chain of " + id + ")")
+                                + " failed verification, nothing was restored: " + describeFailures(report));
+                    }
                 }
             }
             long[] stored = {0};
-            ArtifactSource artifacts = new ArtifactSource() {
-                @Override
-                public Manifest manifest() {
-                    return manifest;
-                }
-
-                @Override
-                public InputStream open(String artifact) throws IOException {
-                    ArtifactEntry entry = manifest.artifact(artifact).orElseThrow(() -> new IllegalArgumentException(
-                            "backup " + id + " has no artifact '" + artifact + "'"));
-                    progress.artifact(artifact);
-                    stored[0] += entry.storedSize();
-                    return ArtifactReader.openDecoded(storage, Catalog.artifactKey(name, id, artifact), entry,
-                            encryption, StreamEncryption.associatedData(name, id.value(), artifact), progress);
-                }
-
-                @Override
-                public List<SegmentEntry> segments() throws IOException {
-                    return archiveOf(name).stored();
-                }
-
-                @Override
-                public InputStream openSegment(SegmentEntry segment) throws IOException {
-                    if (!segment.storageKey().startsWith(ContinuousArchive.prefix(name))) {
-                        throw new IllegalArgumentException("segment " + segment.name() + " is not in the archive of '"
-                                + name + "'");
-                    }
-                    String objectName = segment.storageKey().substring(ContinuousArchive.prefix(name).length());
-                    progress.artifact(segment.name());
-                    stored[0] += segment.storedSize();
-                    return ArtifactReader.openDecoded(storage, segment.storageKey(), segment.asArtifact(),
-                            encryption, ContinuousArchive.associatedData(name, objectName), progress);
-                }
-            };
+            List<ArtifactSource> links = new ArrayList<>();
+            for (Manifest link : chain) {
+                links.add(new LinkSource(name, link, progress, stored));
+            }
             try (RestoreSession session = provider.openRestore(source, options)) {
-                session.restore(artifacts);
+                session.restoreChain(List.copyOf(links));
+            }
+            List<BackupId> ids = chain.stream().map(Manifest::backupId).toList();
+            if (ids.size() > 1) {
+                LOG.info("restored backup {} of {} with its chain: {}", id, name, ids);
             }
             listener.onEvent(new BackupEvent.Completed(name, id, "restore", progress.elapsed(), progress.bytes()));
-            return new RestoreReport(name, id, stored[0], progress.bytes(), progress.elapsed());
+            return new RestoreReport(name, id, stored[0], progress.bytes(), progress.elapsed(), ids);
         } catch (IOException | RuntimeException e) {
             listener.onEvent(new BackupEvent.Failed(name, id, "restore", String.valueOf(e.getMessage())));
             throw e;
+        }
+    }
+
+    /** Removes an engine option from {@code options}: true when it was {@code true}. */
+    private static boolean engineFlag(Map<String, String> options, String key) {
+        String value = options.remove(key);
+        if (value == null || value.trim().equalsIgnoreCase("false")) {
+            return false;
+        }
+        if (value.trim().equalsIgnoreCase("true")) {
+            return true;
+        }
+        throw new IllegalArgumentException("option " + key + " must be true or false, not '" + value + "'");
+    }
+
+    private void requireKeys(Manifest manifest) throws IOException {
+        for (ArtifactEntry entry : manifest.artifacts()) {
+            if (!StreamEncryption.NONE.equals(entry.cipher())) {
+                if (encryption == null) {
+                    throw new com.aiplatform.backup.api.EncryptionKeyException(entry.keyId(), "backup "
+                            + manifest.backupId() + " is encrypted with key " + entry.keyId()
+                            + " but no encryption key is configured");
+                }
+                encryption.requireKey(entry.keyId(), entry.name());
+            }
+        }
+    }
+
+    /**
+     * The chain a backup needs, oldest first: the full backup, then each incremental up to
+     * {@code id}, found by following {@link Manifest#parent()}. A parent that is missing, cannot
+     * be read, belongs to another source or would close a loop is an {@link IntegrityException}
+     * naming it: the backup cannot be restored.
+     */
+    private List<Manifest> chainOf(String source, BackupId id) throws IOException {
+        java.util.ArrayDeque<Manifest> chain = new java.util.ArrayDeque<>();
+        java.util.Set<BackupId> seen = new java.util.HashSet<>();
+        Manifest m = catalog.read(source, id, encryption);
+        chain.addFirst(m);
+        seen.add(id);
+        while (m.kind() == BackupKind.INCREMENTAL) {
+            BackupId parent = m.parent();
+            String what = "backup " + id + " of '" + source + "' cannot be restored, nothing was restored: ";
+            if (parent == null) {
+                throw new IntegrityException(ManifestCodec.FILE, what + "incremental backup " + m.backupId()
+                        + " names no parent backup");
+            }
+            if (!seen.add(parent)) {
+                throw new IntegrityException(ManifestCodec.FILE, what + "its chain of parents loops at backup "
+                        + parent);
+            }
+            String link = m.backupId().equals(id) ? "it is an incremental on backup " + parent
+                    : "its chain needs backup " + parent + " (the parent of " + m.backupId() + ")";
+            if (storage.stat(Catalog.manifestKey(source, parent)).isEmpty()) {
+                throw new IntegrityException(ManifestCodec.FILE, what + link + ", which is missing from storage '"
+                        + storage.name() + "' (deleted, or never copied here)");
+            }
+            try {
+                m = catalog.read(source, parent, encryption);
+            } catch (IntegrityException e) {
+                throw new IntegrityException(e.artifact(), what + link + ", whose manifest cannot be read: "
+                        + e.getMessage(), e);
+            }
+            chain.addFirst(m);
+        }
+        return List.copyOf(chain);
+    }
+
+    /** One link of a restore: its artifacts, decrypted, decompressed and checked as they are read. */
+    private final class LinkSource implements ArtifactSource {
+        private final String name;
+        private final Manifest manifest;
+        private final ProgressTracker progress;
+        private final long[] stored;
+
+        LinkSource(String name, Manifest manifest, ProgressTracker progress, long[] stored) {
+            this.name = name;
+            this.manifest = manifest;
+            this.progress = progress;
+            this.stored = stored;
+        }
+
+        @Override
+        public Manifest manifest() {
+            return manifest;
+        }
+
+        @Override
+        public InputStream open(String artifact) throws IOException {
+            BackupId id = manifest.backupId();
+            ArtifactEntry entry = manifest.artifact(artifact).orElseThrow(() -> new IllegalArgumentException(
+                    "backup " + id + " has no artifact '" + artifact + "'"));
+            progress.artifact(artifact);
+            synchronized (stored) {
+                stored[0] += entry.storedSize();
+            }
+            return ArtifactReader.openDecoded(storage, Catalog.artifactKey(name, id, artifact), entry,
+                    encryption, StreamEncryption.associatedData(name, id.value(), artifact), progress);
+        }
+
+        @Override
+        public List<SegmentEntry> segments() throws IOException {
+            return archiveOf(name).stored();
+        }
+
+        @Override
+        public InputStream openSegment(SegmentEntry segment) throws IOException {
+            if (!segment.storageKey().startsWith(ContinuousArchive.prefix(name))) {
+                throw new IllegalArgumentException("segment " + segment.name() + " is not in the archive of '"
+                        + name + "'");
+            }
+            String objectName = segment.storageKey().substring(ContinuousArchive.prefix(name).length());
+            progress.artifact(segment.name());
+            synchronized (stored) {
+                stored[0] += segment.storedSize();
+            }
+            return ArtifactReader.openDecoded(storage, segment.storageKey(), segment.asArtifact(),
+                    encryption, ContinuousArchive.associatedData(name, objectName), progress);
         }
     }
 

@@ -127,9 +127,14 @@ final class KafkaBackup {
                         + " matches topics [" + selection.describe() + "] (source " + config.name() + ")"));
             }
         } catch (SourceException e) {
-            String code = e.getMessage().contains("no answer") ? "unreachable"
-                    : e.getMessage().contains("authentication") ? "authentication"
-                    : e.getMessage().contains("not authorized") ? "not-authorized" : "kafka-error";
+            // classified by what failed, never by the message's words
+            Throwable cause = e.getCause();
+            String code = cause instanceof java.net.ConnectException ? "connection-refused"
+                    : cause instanceof java.util.concurrent.TimeoutException
+                            || cause instanceof org.apache.kafka.common.errors.TimeoutException ? "unreachable"
+                    : cause instanceof org.apache.kafka.common.errors.AuthenticationException ? "authentication"
+                    : cause instanceof org.apache.kafka.common.errors.AuthorizationException ? "not-authorized"
+                    : "kafka-error";
             problems.add(new Problem(code, e.getMessage()));
         } finally {
             KafkaClients.closeQuietly(admin);

@@ -52,17 +52,21 @@ import java.util.Set;
  * and {@code data-lost} (the partitions), plus a warning in the log.
  *
  * <h2>Restore</h2>
- * A restore applies one backup. An incremental is restored by restoring its chain in order into
- * the same target: the full backup, then each incremental with option {@code append-chain=true},
- * which checks that every target partition ends exactly where the earlier backups of the chain
- * left it (so a skipped or repeated step is refused before anything is written). Options:
+ * A restore of an incremental applies its whole chain in one session (the engine hands over the
+ * links, full backup first, each verified): every link's metadata and the target are checked
+ * before anything is written (each incremental continues the link before it; target topics empty
+ * or absent), topics are created as the last backup has them, each link's records are appended in
+ * order, and the last backup's group offsets are translated through the link whose records answer
+ * them, so the result is the same as one full backup taken at the end. The engine's option
+ * {@code append-chain=true} applies one incremental alone onto a target that holds its parent
+ * chain already; then every target partition must end exactly where that chain left it (so a
+ * skipped or repeated step is refused before anything is written). Options:
  * <ul>
  *   <li>{@code target-bootstrap-servers}: the cluster to restore into (default: the source's own);
  *       the source's client and secret properties are used for it;</li>
  *   <li>{@code rename.<topic>=<new>}: restore a topic under another name;</li>
  *   <li>{@code allow-non-empty=true} (or {@link RestoreOptions#overwrite()}): append to target topics
  *       that hold records (refused by default, naming the topics);</li>
- *   <li>{@code append-chain=true}: restore an incremental on top of its restored parent chain;</li>
  *   <li>{@code replication-factor=N}: replication factor of created topics (default: as recorded);</li>
  *   <li>{@code consumer-groups=false}: leave consumer-group offsets alone.</li>
  * </ul>
@@ -78,7 +82,7 @@ import java.util.Set;
  * transactions are restored as plain records. Then each consumer group's committed offset
  * {@code o} is translated to the new offset of the first restored record whose old offset is at
  * least {@code o} (or to the new end), so the group resumes at the same record even across
- * compaction gaps. In an incremental, a group whose offset lies before that backup's start (it
+ * compaction gaps. In an incremental applied alone, a group whose offset lies before that backup's start (it
  * lagged behind the previous cut) is placed by a gap-free bound: at or before its record, never
  * after (at-least-once); exact when that range has no offset gaps.
  *
@@ -205,6 +209,11 @@ public final class KafkaBackupProvider implements BackupProvider<KafkaConfig> {
             @Override
             public void restore(ArtifactSource source) throws IOException {
                 restore.run(source);
+            }
+
+            @Override
+            public void restoreChain(List<ArtifactSource> chain) throws IOException {
+                restore.run(chain);
             }
 
             @Override

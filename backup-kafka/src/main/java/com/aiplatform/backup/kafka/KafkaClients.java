@@ -153,16 +153,20 @@ final class KafkaClients {
 
     /**
      * The first request: the cluster id and its brokers within the connect timeout. An unreachable
-     * cluster fails here with a message naming the servers and the timeout.
+     * cluster fails here with a message naming the servers: at once when every bootstrap address
+     * refuses the connection (nothing listens there, {@link KafkaBootstrapProbe}), after the
+     * connect timeout when the peer stays silent.
      */
     Cluster connect(Admin admin) throws SourceException {
         Duration timeout = config.connectTimeout();
-        DescribeClusterResult r = admin.describeCluster(new DescribeClusterOptions()
-                .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeout.toMillis())));
         String what = "connecting to Kafka at " + bootstrapServers;
-        String clusterId = await(r.clusterId(), timeout.plusSeconds(2), what, "connect-timeout");
-        Collection<Node> nodes = await(r.nodes(), timeout.plusSeconds(2), what, "connect-timeout");
-        return new Cluster(clusterId, nodes.size());
+        try (KafkaBootstrapProbe probe = KafkaBootstrapProbe.start(bootstrapServers, timeout)) {
+            DescribeClusterResult r = admin.describeCluster(new DescribeClusterOptions()
+                    .timeoutMs((int) Math.min(Integer.MAX_VALUE, timeout.toMillis())));
+            String clusterId = await(r.clusterId(), timeout.plusSeconds(2), what, "connect-timeout", probe);
+            Collection<Node> nodes = await(r.nodes(), timeout.plusSeconds(2), what, "connect-timeout", probe);
+            return new Cluster(clusterId, nodes.size());
+        }
     }
 
     /** What {@link #connect} found. */
@@ -171,13 +175,30 @@ final class KafkaClients {
 
     /** Waits for an admin result within the request timeout. */
     <T> T await(KafkaFuture<T> future, String what) throws SourceException {
-        return await(future, config.requestTimeout().plusSeconds(2), what, "request-timeout");
+        return await(future, config.requestTimeout().plusSeconds(2), what, "request-timeout", null);
     }
 
-    private <T> T await(KafkaFuture<T> future, Duration timeout, String what, String timeoutField)
-            throws SourceException {
+    private <T> T await(KafkaFuture<T> future, Duration timeout, String what, String timeoutField,
+                        KafkaBootstrapProbe probe) throws SourceException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            while (true) {
+                long left = deadline - System.nanoTime();
+                try {
+                    return future.get(probe == null ? Math.max(0, left) : Math.max(0, Math.min(left, 50_000_000L)),
+                            TimeUnit.NANOSECONDS);
+                } catch (TimeoutException e) {
+                    java.net.ConnectException refused = probe == null ? null : probe.refused();
+                    if (refused != null) {
+                        future.cancel(true);
+                        throw new SourceException(what + ": " + refused.getMessage() + " (nothing listens there: is "
+                                + "the broker running, and are the bootstrap servers right?)", true, refused);
+                    }
+                    if (System.nanoTime() - deadline >= 0) {
+                        throw e;
+                    }
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             SourceException s = new SourceException(what + " was interrupted", true);

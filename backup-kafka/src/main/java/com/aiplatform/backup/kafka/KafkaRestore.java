@@ -1,7 +1,8 @@
 package com.aiplatform.backup.kafka;
 
+import com.aiplatform.backup.api.BackupId;
+import com.aiplatform.backup.api.BackupKind;
 import com.aiplatform.backup.api.IntegrityException;
-import com.aiplatform.backup.api.Manifest;
 import com.aiplatform.backup.api.SourceException;
 import com.aiplatform.backup.kafka.KafkaMetadata.GroupOffset;
 import com.aiplatform.backup.kafka.KafkaMetadata.PartitionMeta;
@@ -76,18 +77,15 @@ final class KafkaRestore {
     static final String OPT_TARGET = "target-bootstrap-servers";
     static final String OPT_REPLICATION = "replication-factor";
     static final String OPT_ALLOW_NON_EMPTY = "allow-non-empty";
-    static final String OPT_APPEND_CHAIN = "append-chain";
     static final String OPT_GROUPS = "consumer-groups";
     static final String RENAME_PREFIX = "rename.";
-    static final Set<String> OPTIONS = Set.of(OPT_TARGET, OPT_REPLICATION, OPT_ALLOW_NON_EMPTY, OPT_APPEND_CHAIN,
-            OPT_GROUPS);
+    static final Set<String> OPTIONS = Set.of(OPT_TARGET, OPT_REPLICATION, OPT_ALLOW_NON_EMPTY, OPT_GROUPS);
     private static final Logger LOG = LoggerFactory.getLogger(KafkaRestore.class);
 
     private final KafkaConfig config;
     private final KafkaClients clients;
     private final Optional<Integer> replicationFactor;
     private final boolean allowNonEmpty;
-    private final boolean appendChain;
     private final boolean restoreGroups;
     private final Map<String, String> renames;
 
@@ -130,7 +128,6 @@ final class KafkaRestore {
             }
         });
         this.allowNonEmpty = bool(options, OPT_ALLOW_NON_EMPTY, false) || options.overwrite();
-        this.appendChain = bool(options, OPT_APPEND_CHAIN, false);
         this.restoreGroups = bool(options, OPT_GROUPS, true);
     }
 
@@ -146,58 +143,164 @@ final class KafkaRestore {
         }).orElse(fallback);
     }
 
+    /** Restores one full backup. */
     void run(ArtifactSource source) throws IOException {
-        Manifest manifest = source.manifest();
-        KafkaMetadata meta;
-        try (InputStream in = source.open(KafkaMetadata.ARTIFACT)) {
-            meta = KafkaMetadata.read(in);
+        if (source.manifest().kind() != BackupKind.FULL) {
+            throw new IllegalArgumentException("backup " + source.manifest().backupId() + " is an incremental on "
+                    + source.manifest().parent() + ": restore it through the engine, which applies its whole chain");
         }
-        boolean incremental = "incremental".equals(meta.kind());
-        if (incremental && !appendChain) {
-            throw new IllegalArgumentException("backup " + manifest.backupId() + " is an incremental on "
-                    + meta.parent() + ": restore its chain in order, the full backup first, then each incremental "
-                    + "with option " + OPT_APPEND_CHAIN + "=true");
+        run(List.of(source));
+    }
+
+    /** One backup of a chain being restored, with its {@code metadata.json}. */
+    private record Link(ArtifactSource source, KafkaMetadata meta) {
+        BackupId id() {
+            return source.manifest().backupId();
+        }
+
+        boolean incremental() {
+            return "incremental".equals(meta.kind());
+        }
+
+        PartitionMeta partition(String topic, int partition) {
+            for (TopicMeta t : meta.topics()) {
+                if (t.name().equals(topic)) {
+                    for (PartitionMeta p : t.partitions()) {
+                        if (p.partition() == partition) {
+                            return p;
+                        }
+                    }
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Which link's records answer a consumer-group offset of the chain's last backup, and whether
+     * it lags behind the first link's data (an incremental applied alone): then it is placed by the
+     * gap-free bound.
+     */
+    private record Placement(int link, boolean lagging) {
+    }
+
+    /**
+     * Restores a chain of backups in order (see {@link com.aiplatform.backup.spi.RestoreSession#restoreChain}):
+     * the full backup first, then each incremental appended to what the links before it restored;
+     * or one incremental appended to a target that holds its parent chain already. Every check of
+     * every link and of the target runs before anything is written; topics are created as the
+     * chain's last backup has them; group offsets are the last backup's, translated exactly
+     * through the link whose records answer them.
+     */
+    void run(List<ArtifactSource> chain) throws IOException {
+        List<Link> links = new ArrayList<>();
+        for (ArtifactSource s : chain) {
+            try (InputStream in = s.open(KafkaMetadata.ARTIFACT)) {
+                links.add(new Link(s, KafkaMetadata.read(in)));
+            }
+        }
+        Link last = links.get(links.size() - 1);
+        boolean appends = links.get(0).incremental();
+        String what = "backup " + last.id() + (links.size() == 1 ? ""
+                : " with its chain " + links.stream().map(l -> l.id().value()).toList());
+        // the topics as the last backup that holds each has them, in order of first appearance
+        Map<String, TopicMeta> topics = new LinkedHashMap<>();
+        for (Link l : links) {
+            l.meta().topics().forEach(t -> topics.put(t.name(), t));
         }
         Map<String, String> targetOf = new LinkedHashMap<>();
-        for (TopicMeta t : meta.topics()) {
-            targetOf.put(t.name(), renames.getOrDefault(t.name(), t.name()));
+        for (String t : topics.keySet()) {
+            targetOf.put(t, renames.getOrDefault(t, t));
         }
         for (String from : renames.keySet()) {
             if (!targetOf.containsKey(from)) {
                 throw new IllegalArgumentException("option " + RENAME_PREFIX + from + ": topic '" + from
-                        + "' is not in backup " + manifest.backupId() + " (its topics: "
-                        + String.join(", ", targetOf.keySet()) + ")");
+                        + "' is not in " + what + " (its topics: " + String.join(", ", targetOf.keySet()) + ")");
             }
         }
         if (Set.copyOf(targetOf.values()).size() != targetOf.size()) {
-            throw new IllegalArgumentException("options " + RENAME_PREFIX + "* map two topics of backup "
-                    + manifest.backupId() + " onto the same target topic: " + targetOf);
+            throw new IllegalArgumentException("options " + RENAME_PREFIX + "* map two topics of " + what
+                    + " onto the same target topic: " + targetOf);
         }
         Admin admin = clients.admin();
         try {
             KafkaClients.Cluster cluster = clients.connect(admin);
-            Target target = inspect(admin, meta, targetOf);
-            List<String> problems = problems(meta, targetOf, target, cluster, manifest, incremental);
+            Target target = inspect(admin, targetOf);
+            List<String> problems = problems(links, topics, targetOf, target, cluster, appends);
             if (restoreGroups) {
-                problems.addAll(activeGroups(admin, meta));
+                problems.addAll(activeGroups(admin, last.meta()));
             }
             if (!problems.isEmpty()) {
-                throw new SourceException("restore of backup " + manifest.backupId() + " into Kafka at "
-                        + clients.bootstrapServers() + " refused, nothing was written: "
-                        + String.join("; ", problems), false);
+                throw new SourceException("restore of " + what + " into Kafka at " + clients.bootstrapServers()
+                        + " refused, nothing was written: " + String.join("; ", problems), false);
             }
-            createTopics(admin, meta, targetOf, target);
-            Map<String, PartitionState> states = produce(admin, source, meta, targetOf, target, incremental);
-            int committed = restoreGroups ? commitGroups(admin, meta, targetOf, states, incremental) : 0;
-            long records = states.values().stream().mapToLong(s -> s.acked.get()).sum();
-            LOG.info("restored backup {} into {}: {} records in {} partitions of {} topics, {} consumer-group offsets",
-                    manifest.backupId(), clients.bootstrapServers(), records, states.size(), meta.topics().size(),
-                    committed);
+            createTopics(admin, topics.values(), targetOf, target);
+            Map<GroupOffset, Placement> placements = new HashMap<>();
+            List<Map<String, List<Long>>> needed = new ArrayList<>();
+            links.forEach(l -> needed.add(new HashMap<>()));
+            if (restoreGroups) {
+                for (GroupOffset g : last.meta().groups()) {
+                    Placement at = place(links, g, appends);
+                    if (at != null) {
+                        placements.put(g, at);
+                        if (!at.lagging()) {
+                            needed.get(at.link()).computeIfAbsent(g.topic() + "." + g.partition(),
+                                    k -> new ArrayList<>()).add(g.offset());
+                        }
+                    }
+                }
+            }
+            Map<TopicPartition, Long> ends = new HashMap<>(target.ends());
+            List<Map<String, PartitionState>> states = new ArrayList<>();
+            long records = 0;
+            for (int i = 0; i < links.size(); i++) {
+                Link l = links.get(i);
+                String step = links.size() == 1 ? "" : " (backup " + l.id() + ", " + (i + 1) + " of "
+                        + links.size() + " in the chain of " + last.id() + (i == 0 ? "" : "; the earlier ones "
+                        + "are restored") + ")";
+                Map<String, PartitionState> linkStates = produce(admin, l.source(), l.meta(), targetOf, ends,
+                        target.starts(), needed.get(i), step);
+                linkStates.values().forEach(st -> ends.put(st.target, st.newEnd()));
+                states.add(linkStates);
+                long linkRecords = linkStates.values().stream().mapToLong(st -> st.acked.get()).sum();
+                records += linkRecords;
+                if (links.size() > 1) {
+                    LOG.info("restored backup {} ({} of {} in the chain of {}): {} records", l.id(), i + 1,
+                            links.size(), last.id(), linkRecords);
+                }
+            }
+            int committed = restoreGroups ? commitGroups(admin, last.meta(), targetOf, states, placements) : 0;
+            LOG.info("restored {} into {}: {} records in {} topics, {} consumer-group offsets", what,
+                    clients.bootstrapServers(), records, topics.size(), committed);
         } catch (KafkaException e) {
-            throw clients.failure("restore of backup " + manifest.backupId() + " into " + clients.bootstrapServers(), e);
+            throw clients.failure("restore of " + what + " into " + clients.bootstrapServers(), e);
         } finally {
             KafkaClients.closeQuietly(admin);
         }
+    }
+
+    /** Where a committed offset of the last link is answered: see {@link Placement}; null when no link has the partition. */
+    private static Placement place(List<Link> links, GroupOffset g, boolean appends) {
+        int chosen = -1;
+        PartitionMeta chosenMeta = null;
+        for (int i = links.size() - 1; i >= 0; i--) {
+            PartitionMeta p = links.get(i).partition(g.topic(), g.partition());
+            if (p == null) {
+                continue;
+            }
+            if (chosenMeta != null && p.cut() != boundary(chosenMeta)) {
+                break; // the later link started again (the topic was re-created): older offsets mean other records
+            }
+            chosen = i;
+            chosenMeta = p;
+            if (g.offset() >= boundary(p)) {
+                break;
+            }
+        }
+        if (chosenMeta == null) {
+            return null;
+        }
+        return new Placement(chosen, chosen == 0 && appends && lagging(true, chosenMeta, g.offset()));
     }
 
     /** What the target cluster has for the backup's topics. */
@@ -205,7 +308,7 @@ final class KafkaRestore {
                           Map<TopicPartition, Long> starts) {
     }
 
-    private Target inspect(Admin admin, KafkaMetadata meta, Map<String, String> targetOf) throws SourceException {
+    private Target inspect(Admin admin, Map<String, String> targetOf) throws SourceException {
         Set<String> names = clients.await(admin.listTopics(new ListTopicsOptions().listInternal(true)).names(),
                 "listing topics at " + clients.bootstrapServers());
         List<String> present = targetOf.values().stream().filter(names::contains).toList();
@@ -231,10 +334,42 @@ final class KafkaRestore {
         return new Target(existing, ends, starts);
     }
 
-    private List<String> problems(KafkaMetadata meta, Map<String, String> targetOf, Target target,
-                                  KafkaClients.Cluster cluster, Manifest manifest, boolean incremental) {
+    /**
+     * Every reason not to start, all at once: links that do not continue each other (an
+     * incremental must start where the links before it ended), and a target that cannot take the
+     * chain (too few brokers or partitions; topics not empty for a chain that starts with a full
+     * backup; partitions not ending where the parent chain left them for an incremental applied alone).
+     */
+    private List<String> problems(List<Link> links, Map<String, TopicMeta> topics, Map<String, String> targetOf,
+                                  Target target, KafkaClients.Cluster cluster, boolean appends) {
         List<String> problems = new ArrayList<>();
-        for (TopicMeta t : meta.topics()) {
+        Map<String, Long> chainRecords = new HashMap<>();
+        Map<String, Long> firstBefore = new HashMap<>();
+        for (int i = 0; i < links.size(); i++) {
+            Link l = links.get(i);
+            if (i > 0) {
+                Link previous = links.get(i - 1);
+                if (!l.incremental() || !previous.id().value().equals(l.meta().parent())) {
+                    problems.add(KafkaMetadata.ARTIFACT + " of backup " + l.id() + " says it is a " + l.meta().kind()
+                            + " backup on " + l.meta().parent() + ", not an incremental on " + previous.id());
+                }
+            }
+            for (TopicMeta t : l.meta().topics()) {
+                for (PartitionMeta p : t.partitions()) {
+                    String key = t.name() + "-" + p.partition();
+                    firstBefore.putIfAbsent(key, p.recordsBefore());
+                    long restored = chainRecords.getOrDefault(key, 0L);
+                    if (i > 0 && p.recordsBefore() != restored) {
+                        problems.add("backup " + l.id() + " says the backups before it hold " + p.recordsBefore()
+                                + " records of " + key + " but the links before it in the chain restore " + restored
+                                + " there");
+                    }
+                    chainRecords.put(key, p.recordsBefore() + p.records());
+                }
+            }
+        }
+        BackupId first = links.get(0).id();
+        for (TopicMeta t : topics.values()) {
             String name = targetOf.get(t.name());
             String label = "target topic '" + name + "'" + (name.equals(t.name()) ? "" : " (from '" + t.name() + "')");
             TopicDescription d = target.existing().get(name);
@@ -245,12 +380,13 @@ final class KafkaRestore {
                             + cluster.brokers() + " broker" + (cluster.brokers() == 1 ? "" : "s")
                             + "; set option " + OPT_REPLICATION);
                 }
-                if (incremental) {
-                    long before = t.partitions().stream().mapToLong(PartitionMeta::recordsBefore).sum();
+                if (appends) {
+                    long before = t.partitions().stream()
+                            .mapToLong(p -> firstBefore.getOrDefault(t.name() + "-" + p.partition(), 0L)).sum();
                     if (before > 0) {
-                        problems.add(label + " does not exist but the backups before " + manifest.backupId()
+                        problems.add(label + " does not exist but the backups before " + first
                                 + " in its chain hold " + before + " records for it: restore the chain in order, "
-                                + "the full backup first");
+                                + "from the full backup (restore " + first + " without append-chain)");
                     }
                 }
                 continue;
@@ -263,13 +399,14 @@ final class KafkaRestore {
             if (allowNonEmpty) {
                 continue;
             }
-            if (incremental) {
+            if (appends) {
                 for (PartitionMeta p : t.partitions()) {
+                    long expected = firstBefore.getOrDefault(t.name() + "-" + p.partition(), 0L);
                     long end = target.ends().getOrDefault(new TopicPartition(name, p.partition()), 0L);
-                    if (end != p.recordsBefore()) {
+                    if (end != expected) {
                         problems.add(label + " partition " + p.partition() + " ends at offset " + end
-                                + " but the backups before " + manifest.backupId() + " in its chain restore "
-                                + p.recordsBefore() + " records there: restore the chain in order, each backup once"
+                                + " but the backups before " + first + " in its chain restore "
+                                + expected + " records there: restore the chain in order, each backup once"
                                 + " (or set " + OPT_ALLOW_NON_EMPTY + "=true to append anyway)");
                     }
                 }
@@ -316,10 +453,10 @@ final class KafkaRestore {
         return problems;
     }
 
-    private void createTopics(Admin admin, KafkaMetadata meta, Map<String, String> targetOf, Target target)
-            throws SourceException {
+    private void createTopics(Admin admin, java.util.Collection<TopicMeta> topics, Map<String, String> targetOf,
+                              Target target) throws SourceException {
         List<NewTopic> create = new ArrayList<>();
-        for (TopicMeta t : meta.topics()) {
+        for (TopicMeta t : topics) {
             String name = targetOf.get(t.name());
             if (!target.existing().containsKey(name)) {
                 int rf = replicationFactor.orElse(t.replicationFactor());
@@ -415,21 +552,14 @@ final class KafkaRestore {
         return incremental && p.recordsBefore() > 0 && offset < boundary(p);
     }
 
+    /**
+     * Appends one backup's records. {@code ends} and {@code starts} are the target partitions'
+     * offsets before it; {@code needed} the committed offsets (by {@code topic.partition}) its records answer.
+     */
     private Map<String, PartitionState> produce(Admin admin, ArtifactSource source, KafkaMetadata meta,
-                                                Map<String, String> targetOf, Target target, boolean incremental)
-            throws IOException {
-        Map<String, List<Long>> needed = new HashMap<>();
-        Map<String, PartitionMeta> metaByKey = new HashMap<>();
-        meta.topics().forEach(t -> t.partitions().forEach(p -> metaByKey.put(t.name() + "." + p.partition(), p)));
-        if (restoreGroups) {
-            for (GroupOffset g : meta.groups()) {
-                String key = g.topic() + "." + g.partition();
-                PartitionMeta p = metaByKey.get(key);
-                if (p != null && !lagging(incremental, p, g.offset())) {
-                    needed.computeIfAbsent(key, k -> new ArrayList<>()).add(g.offset());
-                }
-            }
-        }
+                                                Map<String, String> targetOf, Map<TopicPartition, Long> ends,
+                                                Map<TopicPartition, Long> starts, Map<String, List<Long>> needed,
+                                                String step) throws IOException {
         AtomicReference<Failure> failure = new AtomicReference<>();
         Map<String, PartitionState> states = new LinkedHashMap<>();
         KafkaBatchProducer producer = batchProducer(admin, meta, targetOf);
@@ -452,7 +582,7 @@ final class KafkaRestore {
                     TopicPartition tp = new TopicPartition(name, p.partition());
                     PartitionState state = new PartitionState(tp, p,
                             new OffsetTranslation(needed.getOrDefault(key, List.of())),
-                            target.ends().getOrDefault(tp, 0L), target.starts().getOrDefault(tp, 0L), failure);
+                            ends.getOrDefault(tp, 0L), starts.getOrDefault(tp, 0L), failure);
                     states.put(key, state);
                     while (!slots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
                         if (failure.get() != null) {
@@ -504,7 +634,7 @@ final class KafkaRestore {
         Failure f = failure.get();
         if (f != null) {
             String partial = "Target topics " + new TreeSet<>(targetOf.values())
-                    + " are partially restored; delete them before restoring again";
+                    + " are partially restored" + step + "; delete them before restoring again";
             if (f.exception() instanceof IntegrityException ie) {
                 throw new IntegrityException(ie.artifact(), ie.getMessage() + ". " + partial, ie);
             }
@@ -724,14 +854,16 @@ final class KafkaRestore {
     }
 
     private int commitGroups(Admin admin, KafkaMetadata meta, Map<String, String> targetOf,
-                             Map<String, PartitionState> states, boolean incremental) throws SourceException {
+                             List<Map<String, PartitionState>> states, Map<GroupOffset, Placement> placements)
+            throws SourceException {
         Map<String, Map<TopicPartition, OffsetAndMetadata>> byGroup = new TreeMap<>();
         for (GroupOffset g : meta.groups()) {
-            PartitionState s = states.get(g.topic() + "." + g.partition());
+            Placement at = placements.get(g);
+            PartitionState s = at == null ? null : states.get(at.link()).get(g.topic() + "." + g.partition());
             if (s == null) {
                 continue;
             }
-            long newOffset = lagging(incremental, s.meta, g.offset())
+            long newOffset = at.lagging()
                     ? Math.max(s.baseStart, s.baseEnd - (boundary(s.meta) - g.offset()))
                     : s.translation.translate(g.offset(), s.newEnd());
             byGroup.computeIfAbsent(g.group(), k -> new LinkedHashMap<>())

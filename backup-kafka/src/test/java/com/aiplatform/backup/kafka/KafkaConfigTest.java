@@ -106,7 +106,10 @@ class KafkaConfigTest {
         assertThatThrownBy(() -> provider.openRestore(c, new RestoreOptions(Optional.empty(), false,
                 Map.of("rename.t", "bad name")))).hasMessageContaining("option rename.t");
         assertThatThrownBy(() -> provider.openRestore(c, new RestoreOptions(Optional.empty(), false,
-                Map.of("append-chain", "yes")))).hasMessageContaining("option append-chain must be true or false");
+                Map.of("allow-non-empty", "yes")))).hasMessageContaining("option allow-non-empty must be true or false");
+        assertThatThrownBy(() -> provider.openRestore(c, new RestoreOptions(Optional.empty(), false,
+                Map.of("append-chain", "true")))).as("the engine's option, never the provider's")
+                .hasMessageContaining("unknown Kafka restore option 'append-chain'");
         assertThatThrownBy(() -> provider.openRestore(c, new RestoreOptions(Optional.empty(), false,
                 Map.of("target-bootstrap-servers", "nowhere")))).hasMessageContaining("option target-bootstrap-servers");
     }

@@ -382,7 +382,7 @@ class KafkaRoundTripIT {
         }
     }
 
-    private static Map<String, String> configs(Admin admin, String topic) throws Exception {
+    static Map<String, String> configs(Admin admin, String topic) throws Exception {
         ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, topic);
         Map<String, String> result = new LinkedHashMap<>();
         for (ConfigEntry e : admin.describeConfigs(List.of(r)).all().get().get(r).entries()) {

@@ -179,6 +179,14 @@ final class PgReplicationConnection implements AutoCloseable {
         setDeadline(deadline, timeout);
         wire.writeStartup(params);
         PgAuthenticator auth = new PgAuthenticator(config, wire, where);
+        setDeadline(deadline, timeout);
+        int first = wire.peek();
+        // a PostgreSQL server answers a startup message with authentication, an error, a notice or
+        // a protocol negotiation; anything else is another kind of server on that port
+        if (first >= 0 && first != 'R' && first != 'E' && first != 'N' && first != 'v') {
+            throw new PgNotPostgresException(config.host() + ":" + config.port() + " did not answer like a PostgreSQL "
+                    + "server (it sent '" + wire.sampleLine(60) + "'); are host and port those of PostgreSQL?");
+        }
         while (true) {
             setDeadline(deadline, timeout);
             PgWire.Header h = wire.readHeader();

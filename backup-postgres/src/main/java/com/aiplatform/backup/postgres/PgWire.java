@@ -70,6 +70,32 @@ final class PgWire {
         out.flush();
     }
 
+    /** The next byte from the server without consuming it; -1 when the server closed the connection. */
+    int peek() throws IOException {
+        in.mark(1);
+        int b = in.read();
+        in.reset();
+        return b;
+    }
+
+    /**
+     * The first line of what the server sent already (up to {@code max} characters, consumed;
+     * bytes outside printable ASCII shown as {@code ?}), to name a peer that does not speak this
+     * protocol. Reads only what has arrived, past the first byte, so it never waits.
+     */
+    String sampleLine(int max) throws IOException {
+        StringBuilder line = new StringBuilder();
+        int b = in.read();
+        while (b >= 0 && b != '\r' && b != '\n' && line.length() < max) {
+            line.append(b >= 0x20 && b < 0x7f ? (char) b : '?');
+            if (in.available() <= 0) {
+                break;
+            }
+            b = in.read();
+        }
+        return line.toString();
+    }
+
     /** Reads the next message header; the previous body must have been consumed or skipped. */
     Header readHeader() throws IOException {
         if (remaining > 0) {

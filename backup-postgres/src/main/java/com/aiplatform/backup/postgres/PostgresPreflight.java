@@ -13,7 +13,8 @@ import java.util.Map;
  * <p>It opens (with {@code connect-timeout} on every step, so nothing hangs):
  * <ol>
  *   <li>a normal session to the configured database: {@code unreachable} (refused, timed out,
- *       unknown host: then nothing else can be checked), {@code authentication},
+ *       unknown host: then nothing else can be checked), {@code not-postgresql} (something else
+ *       answers on that port, named by the first line it sent), {@code authentication},
  *       {@code database-missing}; then reads the server's version and settings. In physical
  *       mode: {@code server-version} (older than 15), {@code wal-level} ({@code minimal}),
  *       {@code replication-privilege} (neither REPLICATION nor superuser),
@@ -38,6 +39,7 @@ final class PostgresPreflight {
     static final String REPLICATION_SLOTS = "replication-slots";
     static final String REPLICATION_CONNECTION = "replication-connection";
     static final String SERVER_QUERY = "server-query";
+    static final String NOT_POSTGRESQL = "not-postgresql";
 
     private PostgresPreflight() {
     }
@@ -59,6 +61,9 @@ final class PostgresPreflight {
             facts = facts(c, config);
         } catch (PgUnreachableException e) {
             add(problems, new Problem(UNREACHABLE, e.getMessage()));
+            return List.copyOf(problems.values());
+        } catch (PgNotPostgresException e) {
+            add(problems, new Problem(NOT_POSTGRESQL, e.getMessage()));
             return List.copyOf(problems.values());
         } catch (PgServerException e) {
             add(problems, startupProblem(e, config, "a database session"));

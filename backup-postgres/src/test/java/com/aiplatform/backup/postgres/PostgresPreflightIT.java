@@ -115,6 +115,41 @@ class PostgresPreflightIT {
     }
 
     @Test
+    void peerThatIsNotPostgresIsNamedAsSuch() throws Exception {
+        try (ServerSocket http = new ServerSocket(0, 10, InetAddress.getByName("127.0.0.1"))) {
+            Thread server = new Thread(() -> {
+                try {
+                    while (true) {
+                        try (Socket s = http.accept()) {
+                            s.getInputStream().read(new byte[512]); // the startup message, not HTTP
+                            s.getOutputStream().write(("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+                                    + "Content-Length: 11\r\nConnection: close\r\n\r\nBad Request")
+                                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                            s.getOutputStream().flush();
+                        }
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            }, "http-server");
+            server.setDaemon(true);
+            server.start();
+            PostgresConfig config = config(http.getLocalPort()).build();
+            String named = "127.0.0.1:" + http.getLocalPort() + " did not answer like a PostgreSQL server "
+                    + "(it sent 'HTTP/1.1 400 Bad Request')";
+
+            List<Problem> problems = PostgresPreflight.check(config);
+            assertThat(problems).extracting(Problem::code).containsExactly("not-postgresql");
+            assertThat(problems.get(0).message()).contains(named).doesNotContain("unexpected message");
+            assertThatThrownBy(() -> backup(config))
+                    .isInstanceOf(SourceException.class)
+                    .hasMessageContaining(named)
+                    .satisfies(e -> assertThat(((SourceException) e).isRetriable()).as("a wrong port stays wrong")
+                            .isFalse());
+        }
+    }
+
+    @Test
     void userWithoutReplicationIsReported() {
         List<Problem> problems = PostgresPreflight.check(config(PG.port()).user("plain_user").build());
         assertThat(problems).extracting(Problem::code).containsExactly("replication-privilege");

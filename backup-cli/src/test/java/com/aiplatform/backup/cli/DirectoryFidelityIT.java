@@ -123,6 +123,55 @@ class DirectoryFidelityIT {
         assertThat(src.resolve("restored")).doesNotExist();
     }
 
+    @Test
+    void theStagingFolderOfAKilledRestoreIsRemovedByTheNextRestore() throws Exception {
+        assertThat(JAR).as("the built jar (run this test with mvn verify, after package)").isRegularFile();
+        Path src = Files.createDirectories(tmp.resolve("data/big"));
+        Run made = sh("cd \"$SRC\" && truncate -s 1G big && printf small > small", Map.of("SRC", src.toString()));
+        assertThat(made.code()).as(made.err()).isZero();
+        Path config = Files.writeString(tmp.resolve("backup.yaml"), """
+                storage:
+                  - { name: local, type: filesystem, path: %s }
+                sources:
+                  - { name: big, type: directory, path: %s }
+                """.formatted(tmp.resolve("storage"), src));
+        Run backup = backupctl("--config", config.toString(), "backup", "big");
+        assertThat(backup.code()).as(backup.err()).isZero();
+
+        Path parent = Files.createDirectories(tmp.resolve("restored"));
+        Path target = parent.resolve("big");
+        List<String> command = new ArrayList<>(List.of("bash", LAUNCHER.toString(), "--config", config.toString(),
+                "restore", "big", "latest", "--target-dir", target.toString()));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        Process restore = pb.start();
+        Path staging = null;
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (staging == null && restore.isAlive() && System.nanoTime() < deadline) {
+            try (var list = Files.list(parent)) {
+                staging = list.filter(p -> p.getFileName().toString().startsWith(".big.restore-")
+                        && Files.isDirectory(p) && Files.exists(p.resolve("big"))).findFirst().orElse(null);
+            }
+            Thread.sleep(5);
+        }
+        assertThat(staging).as("the restore was caught while it wrote its staging folder").isNotNull();
+        restore.destroyForcibly(); // SIGKILL: nothing of the restore runs any more
+        assertThat(restore.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(staging).as("left by the kill").isDirectory();
+        assertThat(parent.resolve(staging.getFileName() + ".owner")).isRegularFile();
+        assertThat(target).as("the target was never half-filled").doesNotExist();
+
+        Run again = backupctl("--config", config.toString(), "restore", "big", "latest",
+                "--target-dir", target.toString());
+        assertThat(again.code()).as(again.err()).isZero();
+        assertThat(staging).as("removed by the next restore into the same target").doesNotExist();
+        try (var list = Files.list(parent)) {
+            assertThat(list.map(p -> p.getFileName().toString())).containsExactly("big");
+        }
+        assertThat(Files.size(target.resolve("big"))).isEqualTo(1L << 30);
+    }
+
     /** One line per entry, root first: name, type, mode, ids, names, mtime; sorted by bytes. */
     private byte[] listing(Path dir) throws Exception {
         Run find = run(List.of("sh", "-c", "cd \"$1\" && find . -printf '%P\\t%y\\t%#m\\t%U:%G\\t%u:%g\\t%T@\\n'"

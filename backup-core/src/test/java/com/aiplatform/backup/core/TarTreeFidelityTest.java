@@ -59,6 +59,30 @@ class TarTreeFidelityTest {
     }
 
     @Test
+    void backupsOfEarlierVersionsWithUtf8NamesStillRestore() throws Exception {
+        // as TarTree wrote them before names were raw bytes: UTF-8, PAX path records for non-ASCII names
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(bytes, 512, "UTF-8")) {
+            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
+            tar.setAddPaxHeadersForNonAsciiNames(true);
+            for (String name : List.of("n\u00e4me.txt", "d\u00e9j\u00e0/inner.txt", "x".repeat(120) + "\u00fc")) {
+                byte[] data = name.getBytes(StandardCharsets.UTF_8);
+                var e = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(name);
+                e.setSize(data.length);
+                tar.putArchiveEntry(e);
+                tar.write(data);
+                tar.closeArchiveEntry();
+            }
+        }
+        Path restored = tmp.resolve("old");
+        TarTree.extract(new ByteArrayInputStream(bytes.toByteArray()), restored, false, false);
+        assertThat(Files.readString(restored.resolve("n\u00e4me.txt"))).isEqualTo("n\u00e4me.txt");
+        assertThat(Files.readString(restored.resolve("d\u00e9j\u00e0/inner.txt"))).isEqualTo("d\u00e9j\u00e0/inner.txt");
+        assertThat(restored.resolve("x".repeat(120) + "\u00fc")).isRegularFile();
+        assertThat(names(restored)).as("no name with a Latin-1 byte instead of UTF-8").hasSize(4);
+    }
+
+    @Test
     void symlinksKeepTheirTargetTextWhereverTheyPoint() throws Exception {
         Path source = Files.createDirectories(tmp.resolve("src/sub"));
         Path root = source.getParent();

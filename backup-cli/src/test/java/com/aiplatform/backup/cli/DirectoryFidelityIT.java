@@ -61,6 +61,7 @@ class DirectoryFidelityIT {
                 ln -s no/such/target dangling
                 ln -s "$(printf 'name-\\377')" link-to-bad-name
                 ln -s 'dir//x/' odd-link
+                ln -s "$(printf 'odd-\\377//x/')" odd-bad-link
                 mkfifo pipe
                 if [ "$(id -u)" = 0 ]; then
                   chown 4321:8765 .
@@ -114,6 +115,8 @@ class DirectoryFidelityIT {
         // a target Java cannot build (empty segment, trailing slash): re-created exactly all the same
         assertThat(run(List.of("readlink", restored.resolve("odd-link").toString()), Map.of()).text())
                 .isEqualTo("dir//x/\n");
+        assertThat(run(List.of("readlink", restored.resolve("odd-bad-link").toString()), Map.of()).out())
+                .isEqualTo("odd-\377//x/\n".getBytes(StandardCharsets.ISO_8859_1));
 
         // a restore into the source itself is refused with a usage error
         Run inside = backupctl("--config", config.toString(), "restore", "etc", "latest",

@@ -38,9 +38,9 @@ import java.util.Set;
  * {@code LANG=C.UTF-8}; not settable on JDK 17: {@code -Dsun.jnu.encoding} is ignored), so
  * {@code Path.toString()} turns invalid bytes into U+FFFD; this provider reads and creates
  * names through {@code file:} URIs, which carry the bytes, and needs no JVM flag, in
- * {@code backupctl} or in an embedding application. The one name Java cannot re-create, a
- * symlink target that is not UTF-8 and has an empty segment or trailing slash, fails the
- * backup naming it.
+ * {@code backupctl} or in an embedding application. Symlink targets with an empty segment
+ * or a trailing slash ({@code a//b}, {@code dir/}), which no Java {@code Path} can hold, are
+ * created with {@code ln -s}; FIFOs with {@code mkfifo} (the JDK has no way to make one).
  *
  * <p>Restore extracts into a hidden staging folder beside the target and moves it into place
  * only when every entry was extracted, so a failed restore never leaves a half-filled target.

@@ -21,7 +21,8 @@ import java.nio.file.Path;
  *
  * <p>The one thing the JDK cannot build is a symlink target with an empty segment or a
  * trailing slash ({@code a//b}, {@code dir/}): every way to make such a {@code Path} drops
- * the extra slashes. {@link #linkTargetPath} returns null for those; see its callers.
+ * the extra slashes ({@code readSymbolicLink} itself keeps them). {@link #linkTargetPath}
+ * returns null for those, and {@code TarTree} creates them with {@code ln -s}.
  */
 final class FileNames {
     /** A folder that does not exist, to make a relative link target absolute without a stat finding it. */

@@ -132,11 +132,6 @@ final class TarTree {
                     } catch (NoSuchFileException gone) {
                         throw vanished(gone, path);
                     }
-                    if (FileNames.linkTargetPath(target) == null && FileNames.utf8(target) == null) {
-                        throw new SourceException("symlink " + FileNames.display(FileNames.fromLatin1(name)) + " -> "
-                                + FileNames.display(target) + " cannot be backed up: its target is not UTF-8 and has"
-                                + " an empty segment or a trailing slash, which Java cannot re-create exactly", false);
-                    }
                     e.setLinkName(FileNames.latin1(target));
                     describe(e, attrs);
                     tar.putArchiveEntry(e);
@@ -473,14 +468,16 @@ final class TarTree {
     }
 
     private static void createSymlinkWithLn(Path staging, Path dest, Link link) throws IOException {
-        // Targets with an empty segment or a trailing slash: only valid UTF-8 ones are backed up
-        // (TarTree.write), and ln(1) creates them as they are.
-        String text = FileNames.utf8(link.target());
-        if (text == null) {
-            throw refused(link.name(), "its symlink target cannot be re-created exactly by Java");
+        // Targets with an empty segment or a trailing slash, which no Java Path can hold: ln(1)
+        // makes the link under an ASCII name, its target given as printf octal escapes (any
+        // bytes, UTF-8 or not: process arguments are text), then a rename gives its exact name.
+        StringBuilder format = new StringBuilder();
+        for (byte b : link.target()) {
+            format.append(String.format("\\%03o", b & 0xff));
         }
         Path temp = staging.resolve(".link-" + HexFormat.of().formatHex(randomBytes()));
-        run(List.of("ln", "-s", "--", text, temp.toString()), "create the symlink " + dest);
+        run(List.of("sh", "-c", "t=$(printf \"$1\"; printf x); ln -s -- \"${t%x}\" \"$2\"", "sh",
+                format.toString(), temp.toString()), "create the symlink " + dest);
         Files.move(temp, dest, StandardCopyOption.ATOMIC_MOVE);
     }
 

@@ -332,6 +332,7 @@ final class TarTree {
         Set<String> seen = new HashSet<>();
         Set<String> linkNames = new HashSet<>();
         Set<String> implicitDirs = new HashSet<>();
+        Set<String> nonDirs = new HashSet<>();
         Meta root = null;
         TarArchiveInputStream tar = new TarArchiveInputStream(in, BUFFER, rawNames ? "ISO-8859-1" : "UTF-8");
         byte[] buffer = new byte[BUFFER];
@@ -356,7 +357,14 @@ final class TarTree {
                     throw refused(shown, "it would be written through the symlink "
                             + FileNames.display(FileNames.fromLatin1(ancestor)));
                 }
+                if (nonDirs.contains(ancestor)) {
+                    throw refused(shown, "it would be written below "
+                            + FileNames.display(FileNames.fromLatin1(ancestor)) + ", which is not a folder");
+                }
                 implicitDirs.add(ancestor);
+            }
+            if (entry.isSymbolicLink() || !entry.isDirectory()) {
+                nonDirs.add(name);
             }
             Path dest = FileNames.resolve(staging, FileNames.fromLatin1(name));
             if (entry.isSymbolicLink()) {

@@ -33,7 +33,7 @@ class TarEscapeTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"dot-dot", "absolute", "nested-dot-dot", "through-symlink", "write-through-link",
-        "write-through-link-dot", "link-after-its-content", "link-through-link", "twice", "hard-link"})
+        "write-through-link-dot", "link-after-its-content", "link-through-link", "twice", "hard-link", "below-a-file"})
     void maliciousEntriesAreRefusedByPolicy(String attack) throws Exception {
         Files.createDirectories(tmp.resolve("x"));
         byte[] tar = craft(attack, tmp);
@@ -110,6 +110,7 @@ class TarEscapeTest {
                     link(tar, "a/l", "/etc/passwd");
                 }
                 case "twice" -> file(tar, "ok.txt", "again");
+                case "below-a-file" -> file(tar, "ok.txt/evil.txt", "x");
                 case "hard-link" -> {
                     TarArchiveEntry e = new TarArchiveEntry("hard", TarConstants.LF_LINK);
                     e.setLinkName("/etc/passwd");

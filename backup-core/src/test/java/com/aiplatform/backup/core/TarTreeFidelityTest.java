@@ -92,7 +92,8 @@ class TarTreeFidelityTest {
                 "dangling", "no/such/file",
                 "dir", "sub",
                 "dot", "./sub/../sub",
-                "utf-8", "caf\u00e9"));
+                "utf-8", "caf\u00e9",
+                "long", "../" + "a-long-target/".repeat(20) + "end"));
         for (Map.Entry<String, String> e : links.entrySet()) {
             Files.createSymbolicLink(root.resolve(e.getKey()), Path.of(e.getValue()));
         }

@@ -699,12 +699,27 @@ final class TarTree {
         }
     }
 
+    private static volatile String hostName;
+
+    /** The kernel's host name (no DNS lookup, which can stall for seconds), else the JDK's. */
     private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (IOException e) {
-            return "localhost";
+        String name = hostName;
+        if (name == null) {
+            try {
+                name = Files.readString(Path.of("/proc/sys/kernel/hostname"), StandardCharsets.UTF_8).strip();
+            } catch (IOException | RuntimeException e) {
+                name = "";
+            }
+            if (name.isEmpty()) {
+                try {
+                    name = InetAddress.getLocalHost().getHostName();
+                } catch (IOException e) {
+                    name = "localhost";
+                }
+            }
+            hostName = name;
         }
+        return name;
     }
 
     private static boolean isEmpty(Path dir) throws IOException {

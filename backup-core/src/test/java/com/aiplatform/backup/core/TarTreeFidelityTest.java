@@ -171,14 +171,14 @@ class TarTreeFidelityTest {
         Path dead = Files.createDirectories(parent.resolve(".target.restore-deadbeef/sub"));
         Files.writeString(dead.resolve("data"), "left by a kill -9");
         Files.writeString(parent.resolve(".target.restore-deadbeef.owner"),
-                "pid=" + gone + "\nstart=1\nhost=" + java.net.InetAddress.getLocalHost().getHostName() + "\n");
+                "pid=" + gone + "\nstart=1\nhost=" + Files.readString(Path.of("/proc/sys/kernel/hostname")).strip() + "\n");
         Path reused = Files.createDirectories(parent.resolve(".target.restore-0000beef"));
         Files.writeString(parent.resolve(".target.restore-0000beef.owner"), "pid=" + ProcessHandle.current().pid()
-                + "\nstart=0\nhost=" + java.net.InetAddress.getLocalHost().getHostName() + "\n");
+                + "\nstart=0\nhost=" + Files.readString(Path.of("/proc/sys/kernel/hostname")).strip() + "\n");
         Path live = Files.createDirectories(parent.resolve(".target.restore-11112222"));
         String ourStart = Files.readString(Path.of("/proc/self/stat")).split("\\) ")[1].split(" ")[19];
         Files.writeString(parent.resolve(".target.restore-11112222.owner"), "pid=" + ProcessHandle.current().pid()
-                + "\nstart=" + ourStart + "\nhost=" + java.net.InetAddress.getLocalHost().getHostName() + "\n");
+                + "\nstart=" + ourStart + "\nhost=" + Files.readString(Path.of("/proc/sys/kernel/hostname")).strip() + "\n");
         Path otherHost = Files.createDirectories(parent.resolve(".target.restore-33334444"));
         Files.writeString(parent.resolve(".target.restore-33334444.owner"), "pid=" + gone
                 + "\nstart=1\nhost=another-host.invalid\n");

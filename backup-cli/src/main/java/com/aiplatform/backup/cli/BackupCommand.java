@@ -46,6 +46,11 @@ final class BackupCommand implements Callable<Integer> {
             } else {
                 root.out().println(summary(manifest));
             }
+            String skipped = manifest.metadataView().get("skipped");
+            if (skipped != null) {
+                // the backup is complete for what it holds, but an operator must know what it does not hold
+                root.err().println("backupctl: warning: " + source + ": " + BackupCtl.oneLine(skipped));
+            }
         }
         return BackupCtl.OK;
     }

@@ -31,9 +31,11 @@ import java.util.concurrent.ExecutionException;
  * </pre>
  *
  * Exit codes: {@value #OK} success; {@value #FAILED} an environment failure (I/O, storage,
- * source, key); {@value #USAGE} bad usage or configuration; {@value #INTEGRITY} stored data
- * failed an integrity check; {@value #INTERNAL} an unexpected internal error; 130 or 143 the
- * command was aborted by SIGINT or SIGTERM (its uploads aborted, its lock released). Every failure is
+ * source, key) or intact data refused by a safety rule ({@code PolicyException}: "refused by
+ * policy", such as a tar entry that would land outside the restore target); {@value #USAGE} bad
+ * usage or configuration; {@value #INTEGRITY} stored data failed an integrity check;
+ * {@value #INTERNAL} an unexpected internal error; 130 or 143 the command was aborted by SIGINT
+ * or SIGTERM (its uploads aborted, its lock released). Every failure is
  * reported as one line on stderr; {@code --verbose} adds the stack trace.
  */
 public final class BackupCtl {

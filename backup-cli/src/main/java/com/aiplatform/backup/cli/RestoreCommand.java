@@ -36,7 +36,8 @@ final class RestoreCommand implements Callable<Integer> {
     String id;
 
     @Option(names = "--target-dir", paramLabel = "DIR",
-            description = "Directory to restore files into; it must be absent or empty unless --overwrite.")
+            description = "Directory to restore files into; it must be absent or empty unless --overwrite, "
+                    + "and outside the source directory of a directory source.")
     Path targetDir;
 
     @Option(names = "--overwrite", description = "Allow restoring over existing content.")

@@ -22,10 +22,15 @@ import java.util.TreeSet;
 
 /**
  * What a directory tree holds, entry by entry, without following symbolic links: type,
- * size, SHA-256 of the content, POSIX permissions, symlink target. Two snapshots are compared
- * to prove that a restore gave back exactly what was backed up.
+ * size, SHA-256 of the content, mode (with set-id and sticky bits), owner and group ids,
+ * symlink target. Two snapshots are compared to prove that a restore gave back exactly what
+ * was backed up.
  *
- * @param entries every entry below the root by relative {@code /}-separated path (the root itself excluded)
+ * <p>Paths are keyed by their raw bytes (through {@link Path#toUri()}, which keeps them,
+ * where {@code toString()} turns bytes that are not UTF-8 into U+FFFD): a name that is not
+ * UTF-8 shows each invalid byte as {@code \xNN}, so two such names never share a key.
+ *
+ * @param entries every entry below the root by relative {@code /}-separated path; the root itself as {@code .}
  */
 record TreeSnapshot(SortedMap<String, Entry> entries) {
     /** At most this many differences are listed; the rest are counted. */
@@ -34,13 +39,15 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
     /**
      * One entry.
      *
-     * @param type        {@code file}, {@code directory}, {@code symlink} or {@code other}
+     * @param type        {@code file}, {@code directory}, {@code symlink}, {@code fifo} or {@code other}
      * @param size        bytes of a file, else 0
      * @param sha256      hex SHA-256 of a file's content, else null
-     * @param permissions {@code rwxr-xr-x} form, null for symlinks or without POSIX support
+     * @param permissions {@code rwxr-xr-x} form (an octal mode when set-id or sticky bits are set),
+     *                    null for symlinks or without POSIX support
      * @param linkTarget  the target of a symlink as stored in the link, else null
+     * @param owner       {@code uid:gid}, null without POSIX support
      */
-    record Entry(String type, long size, String sha256, String permissions, String linkTarget) {
+    record Entry(String type, long size, String sha256, String permissions, String linkTarget, String owner) {
     }
 
     TreeSnapshot {
@@ -53,9 +60,7 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
         Files.walkFileTree(root, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-                if (!dir.equals(root)) {
-                    entries.put(relative(root, dir), new Entry("directory", 0, null, permissions(dir), null));
-                }
+                entries.put(relative(root, dir), new Entry("directory", 0, null, permissions(dir), null, owner(dir)));
                 return FileVisitResult.CONTINUE;
             }
 
@@ -63,11 +68,12 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
                 String rel = relative(root, file);
                 if (attrs.isSymbolicLink()) {
-                    entries.put(rel, new Entry("symlink", 0, null, null, Files.readSymbolicLink(file).toString()));
+                    entries.put(rel, new Entry("symlink", 0, null, null, linkText(file), owner(file)));
                 } else if (attrs.isRegularFile()) {
-                    entries.put(rel, new Entry("file", attrs.size(), sha256(file), permissions(file), null));
+                    entries.put(rel, new Entry("file", attrs.size(), sha256(file), permissions(file), null, owner(file)));
                 } else {
-                    entries.put(rel, new Entry("other", 0, null, permissions(file), null));
+                    String type = (mode(file) & 0170000) == 0010000 ? "fifo" : "other";
+                    entries.put(rel, new Entry(type, 0, null, permissions(file), null, owner(file)));
                 }
                 return FileVisitResult.CONTINUE;
             }
@@ -78,7 +84,7 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
     /** Counts by type, for descriptions: {@code 23 files, 5 directories, 1 symlink, 8.0 MiB}. */
     String summary() {
         long files = entries.values().stream().filter(e -> e.type().equals("file")).count();
-        long dirs = entries.values().stream().filter(e -> e.type().equals("directory")).count();
+        long dirs = entries.values().stream().filter(e -> e.type().equals("directory")).count() - 1; // not the root
         long links = entries.values().stream().filter(e -> e.type().equals("symlink")).count();
         long bytes = entries.values().stream().mapToLong(Entry::size).sum();
         return files + " files, " + dirs + " directories, " + links + (links == 1 ? " symlink, " : " symlinks, ")
@@ -125,6 +131,9 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
         if (!Objects.equals(original.permissions(), restored.permissions())) {
             what.add("permissions " + original.permissions() + " restored as " + restored.permissions());
         }
+        if (!Objects.equals(original.owner(), restored.owner())) {
+            what.add("owner " + original.owner() + " restored as " + restored.owner());
+        }
         if (!Objects.equals(original.linkTarget(), restored.linkTarget())) {
             what.add("symlink target '" + original.linkTarget() + "' restored as '" + restored.linkTarget() + "'");
         }
@@ -132,14 +141,76 @@ record TreeSnapshot(SortedMap<String, Entry> entries) {
     }
 
     private static String relative(Path root, Path p) {
-        List<String> parts = new ArrayList<>();
-        root.relativize(p).forEach(part -> parts.add(part.toString()));
-        return String.join("/", parts);
+        if (p.equals(root)) {
+            return ".";
+        }
+        String rootUri = stripSlash(root.toAbsolutePath().toUri().getRawPath());
+        String uri = stripSlash(p.toAbsolutePath().toUri().getRawPath());
+        return shown(uri.substring(rootUri.length() + 1));
+    }
+
+    private static String stripSlash(String rawPath) {
+        return rawPath.length() > 1 && rawPath.endsWith("/") ? rawPath.substring(0, rawPath.length() - 1) : rawPath;
+    }
+
+    /** The target of a link as its bytes say ({@code toString()} would lose bytes that are not UTF-8). */
+    private static String linkText(Path link) throws IOException {
+        Path target = Files.readSymbolicLink(link);
+        String prefix = "/.tree-snapshot-no-such-dir";
+        String raw = target.isAbsolute() ? target.toUri().getRawPath()
+                : Path.of(prefix).resolve(target).toUri().getRawPath().substring(prefix.length() + 1);
+        return shown(raw.endsWith("/") && !target.toString().endsWith("/") ? stripSlash(raw) : raw);
+    }
+
+    /** Percent-decoded bytes of a raw URI path as text, bytes that are not UTF-8 as {@code \xNN}. */
+    private static String shown(String rawPath) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int i = 0; i < rawPath.length(); i++) {
+            char c = rawPath.charAt(i);
+            if (c == '%' && i + 2 < rawPath.length()) {
+                bytes.write(Integer.parseInt(rawPath, i + 1, i + 3, 16));
+                i += 2;
+            } else {
+                bytes.write(c);
+            }
+        }
+        byte[] b = bytes.toByteArray();
+        try {
+            return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(b)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            StringBuilder sb = new StringBuilder();
+            for (byte x : b) {
+                sb.append(x >= 0x20 && x < 0x7f ? String.valueOf((char) x) : String.format("\\x%02X", x & 0xff));
+            }
+            return sb.toString();
+        }
     }
 
     private static String permissions(Path p) throws IOException {
         PosixFileAttributeView view = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
-        return view == null ? null : PosixFilePermissions.toString(view.readAttributes().permissions());
+        if (view == null) {
+            return null;
+        }
+        String rwx = PosixFilePermissions.toString(view.readAttributes().permissions());
+        int special = mode(p) & 07000;
+        return special == 0 ? rwx : String.format("%04o", mode(p) & 07777);
+    }
+
+    private static int mode(Path p) throws IOException {
+        try {
+            return (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return 0;
+        }
+    }
+
+    private static String owner(Path p) throws IOException {
+        try {
+            return Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS) + ":"
+                    + Files.getAttribute(p, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return null;
+        }
     }
 
     static String sha256(Path file) throws IOException {

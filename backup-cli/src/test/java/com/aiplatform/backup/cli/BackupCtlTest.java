@@ -278,6 +278,32 @@ class BackupCtlTest {
         assertThat(help.out()).contains("backup", "list", "verify", "restore", "keygen", "demo");
     }
 
+    @Test
+    void aRefusalByPolicyIsAnEnvironmentFailureNotAnIntegrityOne() {
+        java.io.StringWriter text = new java.io.StringWriter();
+        int code = BackupCtl.report(new com.aiplatform.backup.api.PolicyException(
+                "refused by policy: tar entry '../x': it climbs out of the restore target with '..'"),
+                false, new java.io.PrintWriter(text));
+        assertThat(code).isEqualTo(BackupCtl.FAILED);
+        assertThat(text.toString()).startsWith("backupctl: refused by policy: tar entry '../x'")
+                .doesNotContain("integrity");
+    }
+
+    @Test
+    void aSocketInTheTreeIsNamedInAWarningAndInTheManifest() throws IOException {
+        Path socketPath = data.resolve("broker.sock");
+        try (var socket = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            socket.bind(java.net.UnixDomainSocketAddress.of(socketPath));
+            Result backup = run("--config", config.toString(), "backup", "kafka-config");
+            assertThat(backup.code()).as(backup.err()).isZero();
+            assertThat(backup.err()).startsWith("backupctl: warning: kafka-config: 1 not backed up")
+                    .contains("broker.sock (socket)");
+            assertOneLine(backup.err());
+        }
+        JsonNode manifest = run("--config", config.toString(), "list", "kafka-config", "--json").json().get(0);
+        assertThat(manifest.get("metadata").get("skipped").asText()).contains("broker.sock (socket)");
+    }
+
     /** Flips one byte in the middle of the first artifact of the latest backup; returns {id, artifact name}. */
     private String[] tamperFirstArtifact() throws IOException {
         JsonNode manifest = run("--config", config.toString(), "list", "kafka-config", "--json").json().get(0);

@@ -81,7 +81,7 @@ class DirectoryFidelityIT {
                 """, Map.of("SRC", src.toString()));
         assertThat(made.code()).as(made.err()).isZero();
 
-        Path storage = tmp.resolve("storage");
+        Path storage = Files.createDirectories(tmp.resolve("storage"));
         Path config = Files.writeString(tmp.resolve("backup.yaml"), """
                 storage:
                   - { name: local, type: filesystem, path: %s }
@@ -137,7 +137,7 @@ class DirectoryFidelityIT {
                   - { name: local, type: filesystem, path: %s }
                 sources:
                   - { name: big, type: directory, path: %s }
-                """.formatted(tmp.resolve("storage"), src));
+                """.formatted(Files.createDirectories(tmp.resolve("storage")), src));
         Run backup = backupctl("--config", config.toString(), "backup", "big");
         assertThat(backup.code()).as(backup.err()).isZero();
 

@@ -40,7 +40,7 @@ class InterruptedBackupCtlIT {
     @BeforeEach
     void setUp() throws IOException {
         data = Files.createDirectories(tmp.resolve("data"));
-        storage = tmp.resolve("storage");
+        storage = Files.createDirectories(tmp.resolve("storage"));
         config = Files.writeString(tmp.resolve("backup.yaml"), """
                 storage:
                   - { name: local, type: filesystem, path: %s }

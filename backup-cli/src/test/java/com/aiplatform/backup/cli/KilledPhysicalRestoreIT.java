@@ -39,7 +39,7 @@ class KilledPhysicalRestoreIT {
                     + "from generate_series(1, 1500000) g"); // ~150 MB, so the restore takes a while
         }
         try {
-            Path storage = tmp.resolve("storage");
+            Path storage = Files.createDirectories(tmp.resolve("storage"));
             Path config = Files.writeString(tmp.resolve("backup.yaml"), """
                     storage:
                       - { name: local, type: filesystem, path: %s }

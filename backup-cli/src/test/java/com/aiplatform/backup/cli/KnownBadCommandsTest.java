@@ -42,7 +42,7 @@ class KnownBadCommandsTest {
     void setUp() throws IOException {
         data = Files.createDirectories(tmp.resolve("etc"));
         DirectoryDemoSource.create(data, 1);
-        storage = tmp.resolve("backups");
+        storage = Files.createDirectories(tmp.resolve("backups"));
         // every bucket rule would pick the newest backup of the day
         config = Files.writeString(tmp.resolve("backup.yaml"), """
                 storage:

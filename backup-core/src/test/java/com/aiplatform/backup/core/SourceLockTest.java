@@ -121,7 +121,7 @@ class SourceLockTest {
 
     @Test
     void aHeldLockIsRefreshedBeyondItsLeaseAndLostWhenRemoved() throws Exception {
-        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"))) {
+        try (FileSystemStorageTarget storage = new FileSystemStorageTarget("local", tmp.resolve("storage"), true)) {
             SourceLock lock = SourceLock.acquire(storage, "db", "backup long", Duration.ZERO, Duration.ofSeconds(1));
             try {
                 Thread.sleep(3_000); // three leases: without refreshes it would have expired
@@ -147,7 +147,7 @@ class SourceLockTest {
     @Test
     void ofRacersTakingOverOneExpiredLeaseExactlyOneWins() throws Exception {
         for (StorageTarget storage : List.of(new InMemoryStorageTarget(),
-                new FileSystemStorageTarget("local", tmp.resolve("race")))) {
+                new FileSystemStorageTarget("local", tmp.resolve("race"), true))) {
             for (int round = 0; round < 10; round++) {
                 plantLock(storage, "elsewhere", 42, null, Instant.now().minusSeconds(60), Duration.ofSeconds(5));
                 int racers = 6;

@@ -125,6 +125,13 @@ class KafkaChainRestoreIT {
             assertThat(refused.err()).contains(ids.get(1)).contains("nothing was restored");
             assertThat(userTopics(target)).as("the target cluster is still empty").isEmpty();
             Files.write(middle, original);
+            // the refused restore recorded a failed verify: the middle link is known-bad, and 'latest'
+            // skips its chain, until a passing verify of the repaired link clears it
+            Result skipping = run("--config", config.toString(), "restore", "events", "latest", "--target-bootstrap-servers",
+                    "127.0.0.1:1");
+            assertThat(skipping.err()).as("latest names the known-bad link it skips").contains(ids.get(1));
+            Result reverified = run("--config", config.toString(), "verify", "events", ids.get(1));
+            assertThat(reverified.code()).as(reverified.err()).isZero();
 
             Result restored = run("--config", config.toString(), "restore", "events", "latest",
                     "--target-bootstrap-servers", target);
